@@ -1,0 +1,67 @@
+#!/usr/bin/env node
+import { DmError, toErrorInfo } from '../contract/errors';
+import { DotdeskService } from '../service/service';
+import { parseArgs, has } from './args';
+import { commands, VALUED, askTerminal, Ctx, Command } from './commands';
+import { ProgressPrinter } from './progress';
+
+const USAGE = `dm: version the data of your Docker apps (Dotdesk)
+
+Usage: dm COMMAND [options]
+
+  init DOT                     create a dot and make it current
+  list [-H] [--json]           list dots (* = current)
+  switch DOT                   make DOT the current dot
+  commit -m MSG [-d k=v]…      commit every subdot of the current dot at one instant
+  log [BRANCH] [-n N] [--oneline]
+  branch [NAME [COMMIT]] [-d NAME]
+  checkout [-b] BRANCH [COMMIT]
+  reset [--force] COMMIT       move the current branch (HEAD~1, an id prefix, a branch)
+  status | diff [FROM [TO]]    uncommitted changes / differences per subdot
+  undo                         undo the last commit, checkout, reset or delete
+  dot show [DOT] | dot delete [-f] DOT | dot path [DOT] SUBDOT
+  verify | gc [--empty-trash]
+  version
+
+Global: --dot DOT (or -D DOT) picks the dot; --json on every reading command; DM_HOME sets the store.`;
+
+/** Extra commands registered by other layers (Docker, remotes). */
+export const extraCommands: Record<string, Command> = {};
+
+/** Runs the CLI; returns the exit code (0 ok, 1 failure, 2 usage). */
+export async function run(argv: string[], service?: DotdeskService): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === 'help' || cmd === '--help' || cmd === '-h') { process.stdout.write(USAGE + '\n'); return cmd ? 0 : 2; }
+  if (cmd === 'version' || cmd === '--version') { process.stdout.write(`dm (Dotdesk) ${require('../../../package.json').version}\n`); return 0; }
+  const fn = commands[cmd] ?? extraCommands[cmd];
+  const printer = new ProgressPrinter(process.stderr, rest.includes('--json') || rest.includes('-q'));
+  let svc = service;
+  try {
+    if (!fn) throw new DmError('INVALID_ARGUMENT', `Unknown command "${cmd}".`, 'Run "dm help" for the list of commands.');
+    const p = parseArgs(rest, VALUED);
+    svc ??= await DotdeskService.open();
+    svc.events.on('event', (e) => { if (e.type === 'progress') printer.update(e.progress); });
+    const ctx: Ctx = {
+      api: svc, out: (s) => { printer.done(); process.stdout.write(s + '\n'); }, err: (s) => { printer.done(); process.stderr.write(s + '\n'); },
+      interactive: !!process.stdin.isTTY && !has(p, 'non-interactive'), ask: askTerminal,
+    };
+    const code = await fn(ctx, p);
+    printer.done();
+    return code;
+  } catch (e) {
+    printer.done();
+    const info = toErrorInfo(e);
+    if (!(e as any)?.silent) {
+      process.stderr.write(`error [${info.code}]: ${info.message}\n`);
+      if (info.hint) process.stderr.write(`hint: ${info.hint}\n`);
+    }
+    if (info.code === 'INTERNAL' && process.env.DM_DEBUG) process.stderr.write(String((e as Error)?.stack) + '\n');
+    return info.code === 'INVALID_ARGUMENT' || info.code === 'INVALID_NAME' ? 2 : 1;
+  } finally {
+    if (!service) await svc?.engine.close().catch(() => {});
+  }
+}
+
+if (require.main === module) {
+  run(process.argv.slice(2)).then((code) => { process.exitCode = code; });
+}

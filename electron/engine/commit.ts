@@ -1,0 +1,99 @@
+import { promises as fsp } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { DmError } from '../contract/errors';
+import type { CommitInfo, ProgressEvent } from '../contract/models';
+import { Engine } from './store';
+import { Commit, SubdotRoot, TakenInfo } from './model';
+import { snapshotDir, StatCache } from './snapshot';
+
+/** Options of a commit. */
+export interface CommitOptions {
+  message: string;
+  author?: string;
+  metadata?: Record<string, string>;
+  taken?: TakenInfo;
+  onProgress?: (p: ProgressEvent) => void;
+  /**
+   * Called right after every subdot has been read, before objects are flushed and the ref moves.
+   * The Docker layer unpauses containers here, so they are frozen only while data is read.
+   */
+  afterCapture?: () => Promise<void>;
+}
+
+/** The default author: DM_AUTHOR, else the login name. */
+export function defaultAuthor(): string {
+  if (process.env.DM_AUTHOR) return process.env.DM_AUTHOR;
+  try { return os.userInfo().username; } catch { return 'unknown'; }
+}
+
+const META_KEY = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/**
+ * Commits every subdot of the dot's current branch at once.
+ * Crash-safety order: chunks -> trees -> commit (flushed as packs) -> ref (CAS) -> reflog.
+ */
+export async function commit(engine: Engine, dot: string, opts: CommitOptions): Promise<CommitInfo> {
+  if (typeof opts.message !== 'string' || opts.message.trim() === '') throw new DmError('INVALID_ARGUMENT', 'A commit needs a message.', 'Use dm commit -m "what this state is".');
+  for (const [k, v] of Object.entries(opts.metadata ?? {})) {
+    if (!META_KEY.test(k)) throw new DmError('INVALID_ARGUMENT', `Invalid metadata key ${JSON.stringify(k)}.`, 'Keys use letters, digits, "_", "-" and ".", at most 64 characters (-d key=value).');
+    if (typeof v !== 'string' || v.length > 4096) throw new DmError('INVALID_ARGUMENT', `Metadata value for "${k}" is too long (at most 4096 characters).`);
+  }
+  await engine.requireDot(dot);
+  return engine.withLock('commit ' + dot, async () => {
+    const branch = await engine.currentBranch(dot);
+    const head = await engine.requireBranch(dot, branch);
+    const gen = (await engine.genOf(dot, branch))!;
+    const root = engine.genDir(dot, gen);
+    const subdots = await engine.subdotNames(dot, branch);
+    const caches = await engine.readCache(dot, gen);
+    const newCaches: Record<string, StatCache> = {};
+    const roots: Record<string, SubdotRoot> = {};
+    // Why: files modified within the last 2 s could change again within the same mtime tick.
+    const racyAfterNs = BigInt(Date.now() - 2000) * 1_000_000n;
+    let done = 0;
+    try {
+      for (const sub of subdots) {
+        opts.onProgress?.({ op: 'commit', phase: 'reading', subdot: sub, doneBytes: done });
+        const r = await snapshotDir(path.join(root, sub), {
+          chunkSize: engine.chunkSize, store: engine.objects, cache: caches[sub], racyAfterNs,
+          onBytes: (n) => { done += n; opts.onProgress?.({ op: 'commit', phase: 'reading', subdot: sub, doneBytes: done }); },
+        });
+        roots[sub] = r.root;
+        newCaches[sub] = r.cache;
+      }
+    } finally {
+      await opts.afterCapture?.();
+    }
+    opts.onProgress?.({ op: 'commit', phase: 'writing', doneBytes: done });
+    await engine.objects.flush();
+    const parentDepth = head ? (((await engine.readCommit(head)) as any).depth ?? 1) : 0;
+    const c: Commit & { depth: number } = {
+      v: 1, parents: head ? [head] : [], subdots: roots, message: opts.message, author: opts.author ?? defaultAuthor(),
+      time: new Date().toISOString(), metadata: opts.metadata ?? {}, taken: opts.taken ?? { how: 'direct' }, depth: parentDepth + 1,
+    };
+    const id = await engine.writeCommit(c);
+    await engine.objects.flush();
+    await engine.moveRef(dot, branch, head, id, 'commit', opts.message);
+    await engine.writeCache(dot, gen, newCaches);
+    await engine.logOp({ op: 'commit', dot, branch, from: head, to: id, summary: `commit ${id.slice(0, 12)} on ${dot}/${branch}: ${opts.message.split('\n')[0]}` });
+    opts.onProgress?.({ op: 'commit', phase: 'done', doneBytes: done });
+    return engine.commitInfo(id, c);
+  });
+}
+
+/** Total bytes and files of a directory tree (regular files, lstat sizes). */
+export async function dirUsage(dir: string): Promise<{ bytes: number; files: number }> {
+  let bytes = 0, files = 0;
+  const walk = async (d: string): Promise<void> => {
+    let ents;
+    try { ents = await fsp.readdir(d, { withFileTypes: true }); } catch { return; }
+    for (const e of ents) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) await walk(p);
+      else if (e.isFile()) { files++; try { bytes += (await fsp.lstat(p)).size; } catch { /* vanished */ } }
+    }
+  };
+  await walk(dir);
+  return { bytes, files };
+}

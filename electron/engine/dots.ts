@@ -1,0 +1,87 @@
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { DmError } from '../contract/errors';
+import type { DotSummary, DotDetails, CommitInfo } from '../contract/models';
+import { Engine } from './store';
+import { mkdirp, fsyncDir } from './fsutil';
+import { dirUsage } from './commit';
+import { status } from './diff';
+import { listBranches } from './branch';
+
+/** Summary of one dot (containers are filled in by the Docker layer). */
+export async function dotSummary(engine: Engine, dot: string, current?: string, opts: { dirty?: boolean } = {}): Promise<DotSummary> {
+  await engine.requireDot(dot);
+  const branch = await engine.currentBranch(dot);
+  const head = (await engine.readRef(dot, branch)) ?? null;
+  const root = await engine.workRoot(dot, branch);
+  const subdots = await engine.subdotNames(dot, branch);
+  const usage = await dirUsage(root);
+  let dirtyBytes = 0, dirtyFiles = 0;
+  if (opts.dirty !== false) {
+    const st = await status(engine, dot);
+    for (const s of st.subdots) { dirtyBytes += s.bytes; dirtyFiles += s.changes.length; }
+  }
+  return { name: dot, current: dot === current, branch, head, commits: head ? (await engine.commitInfo(head)).depth : 0, bytes: usage.bytes, dirtyBytes, dirtyFiles, subdots, containers: [] };
+}
+
+/** All dots. */
+export async function listDots(engine: Engine, opts: { dirty?: boolean } = {}): Promise<DotSummary[]> {
+  const current = await engine.currentDot();
+  const out: DotSummary[] = [];
+  for (const d of await engine.dotNames()) {
+    if (!(await engine.hasDot(d))) continue;
+    out.push(await dotSummary(engine, d, current, opts));
+  }
+  return out;
+}
+
+/** Everything about one dot. */
+export async function showDot(engine: Engine, dot: string): Promise<DotDetails> {
+  const s = await dotSummary(engine, dot, await engine.currentDot());
+  const root = await engine.workRoot(dot, s.branch);
+  const subdotInfo = [];
+  for (const name of s.subdots) {
+    const u = await dirUsage(path.join(root, name));
+    subdotInfo.push({ name, path: await fsp.realpath(path.join(root, name)), bytes: u.bytes, files: u.files, containers: [] });
+  }
+  return { ...s, subdotInfo, branches: await listBranches(engine, dot), created: await engine.dotCreated(dot) };
+}
+
+/**
+ * Deletes a dot: it moves to the store's trash (undo restores it; gc keeps its data until
+ * "dm gc --empty-trash"). Never deletes data outright.
+ */
+export async function deleteDot(engine: Engine, dot: string): Promise<{ trash: string }> {
+  await engine.requireDot(dot);
+  return engine.withLock('dot delete ' + dot, async () => {
+    const trash = path.join(engine.home, 'trash', `${dot}-${Date.now()}`);
+    await mkdirp(path.dirname(trash));
+    await fsp.rename(engine.dotDir(dot), trash);
+    await fsyncDir(path.join(engine.home, 'dots'));
+    if ((await engine.currentDot()) === undefined) await fsp.rm(path.join(engine.home, 'current'), { force: true });
+    await engine.logOp({ op: 'dot-delete', dot, trash, summary: `delete dot ${dot}` });
+    return { trash };
+  });
+}
+
+/** Restores a deleted dot from the trash (used by undo). */
+export async function restoreDot(engine: Engine, dot: string, trash: string): Promise<void> {
+  if (await engine.hasDot(dot)) throw new DmError('DOT_EXISTS', `A dot "${dot}" exists again; the deleted one stays in ${trash}.`);
+  await fsp.rename(trash, engine.dotDir(dot));
+}
+
+/** Commit history of a branch (first parents), newest first. */
+export async function log(engine: Engine, dot: string, opts: { branch?: string; limit?: number; offset?: number } = {}): Promise<CommitInfo[]> {
+  await engine.requireDot(dot);
+  const branch = opts.branch ?? (await engine.currentBranch(dot));
+  let id = await engine.requireBranch(dot, branch);
+  const out: CommitInfo[] = [];
+  const limit = opts.limit ?? Infinity;
+  let skip = opts.offset ?? 0;
+  while (id && out.length < limit) {
+    const c = await engine.readCommit(id);
+    if (skip > 0) skip--; else out.push(await engine.commitInfo(id, c));
+    id = c.parents[0] ?? null;
+  }
+  return out;
+}

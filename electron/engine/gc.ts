@@ -1,0 +1,43 @@
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import type { GcReport } from '../contract/models';
+import { Engine } from './store';
+import { storeRoots, walkReachable } from './verify';
+
+/**
+ * Removes objects no ref, reflog, operation-log entry or trashed ref reaches. With
+ * emptyTrash, deleted dots and branches (and their working states) are purged first.
+ * The only code that deletes stored data; runs under the exclusive store lock.
+ */
+export async function gc(engine: Engine, opts: { emptyTrash?: boolean } = {}): Promise<GcReport> {
+  return engine.withLock('gc', async () => {
+    let removedWorkDirs = 0;
+    if (opts.emptyTrash) {
+      const dirs = [path.join(engine.home, 'trash'), ...(await engine.dotNames()).map((d) => path.join(engine.dotDir(d), 'trash'))];
+      for (const d of dirs) for (const t of await fsp.readdir(d).catch(() => [] as string[])) { await fsp.rm(path.join(d, t), { recursive: true, force: true }); removedWorkDirs++; }
+      // Why: once the trash is gone, undo entries pointing into it are no longer roots.
+    }
+    const roots = (await storeRoots(engine, { includeTrash: !opts.emptyTrash })).map((r) => r.id);
+    const live = new Set<string>();
+    await walkReachable(engine, roots, (id) => live.add(id));
+    const packs = await engine.objects.packs();
+    const toRewrite: string[] = [];
+    const seen = new Set<string>();
+    for (const p of packs) {
+      const entries = await engine.objects.packEntries(p);
+      let dead = false;
+      for (const id of entries.keys()) { if (!live.has(id) || seen.has(id)) dead = true; seen.add(id); }
+      if (dead) toRewrite.push(p);
+    }
+    let removedObjects = 0, freedBytes = 0;
+    if (toRewrite.length) {
+      const r = await engine.objects.rewrite(toRewrite, (id) => live.has(id));
+      removedObjects = r.dropped;
+      freedBytes = r.droppedBytes;
+    }
+    // Leftover temp files of killed writers (the lock guarantees no writer is active now).
+    const packDir = path.join(engine.home, 'objects', 'packs');
+    for (const n of await fsp.readdir(packDir).catch(() => [] as string[])) if (n.startsWith('.tmp-')) await fsp.rm(path.join(packDir, n), { force: true });
+    return { removedObjects, freedBytes, keptObjects: live.size, packsRewritten: toRewrite.length, removedWorkDirs };
+  });
+}

@@ -1,0 +1,44 @@
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import type { ProgressEvent } from '../contract/models';
+import { Engine, newGenId } from './store';
+import { materialize, statCacheFor } from './materialize';
+import { StatCache } from './snapshot';
+
+/**
+ * Builds a new working directory generation for a commit (or an empty one for null),
+ * reusing unchanged files of `reuseGen` by hard link when given. Returns the gen id and
+ * the files written, for the stat cache. Nothing points at the new gen yet: a crash
+ * leaves an orphan that recovery removes.
+ */
+export async function buildGen(engine: Engine, dot: string, commitId: string | null, opts: { reuseGen?: string; extraSubdots?: string[]; onProgress?: (p: ProgressEvent) => void; op: string }): Promise<{ gen: string; files: Record<string, [string, string[]][]> }> {
+  const gen = newGenId();
+  const root = engine.genDir(dot, gen);
+  await fsp.mkdir(root, { recursive: true });
+  const files: Record<string, [string, string[]][]> = {};
+  const reuseCaches = opts.reuseGen ? await engine.readCache(dot, opts.reuseGen) : {};
+  let done = 0;
+  let total = 0;
+  if (commitId) {
+    const c = await engine.readCommit(commitId);
+    for (const r of Object.values(c.subdots)) total += r.bytes;
+    for (const [sub, r] of Object.entries(c.subdots)) {
+      opts.onProgress?.({ op: opts.op, phase: 'writing', subdot: sub, doneBytes: done, totalBytes: total });
+      files[sub] = await materialize(engine.objects, r, path.join(root, sub), {
+        chunkSize: engine.chunkSize,
+        reuse: opts.reuseGen ? { dir: path.join(engine.genDir(dot, opts.reuseGen), sub), cache: reuseCaches[sub] ?? new Map() } : undefined,
+        onBytes: (n) => { done += n; opts.onProgress?.({ op: opts.op, phase: 'writing', subdot: sub, doneBytes: done, totalBytes: total }); },
+      });
+    }
+  }
+  // Subdots Docker already uses but that are not in the commit stay mountable (empty).
+  for (const sub of opts.extraSubdots ?? []) if (!files[sub]) { await fsp.mkdir(path.join(root, sub), { recursive: true, mode: 0o755 }); files[sub] = []; }
+  return { gen, files };
+}
+
+/** Writes the stat cache for a gen from buildGen's file list. */
+export async function cacheGen(engine: Engine, dot: string, gen: string, files: Record<string, [string, string[]][]>): Promise<void> {
+  const caches: Record<string, StatCache> = {};
+  for (const [sub, list] of Object.entries(files)) caches[sub] = await statCacheFor(path.join(engine.genDir(dot, gen), sub), list);
+  await engine.writeCache(dot, gen, caches);
+}

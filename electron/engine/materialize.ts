@@ -1,0 +1,136 @@
+import { promises as fsp, BigIntStats } from 'node:fs';
+import * as path from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { ObjectStore, objectId } from './objects';
+import { SubdotRoot, Tree, TreeEntry, Meta, decodeTree, safeRelPath } from './model';
+import { StatCache, cacheHit } from './snapshot';
+import { setTimesNs } from './native';
+import { DmError } from '../contract/errors';
+import { crashPoint } from './crash';
+
+const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+/** Chunk reads in flight per file (reads decompress on the thread pool; positional writes need no order). */
+const CHUNK_WINDOW = 16;
+/** Files written at once. */
+const FILE_WINDOW = 4;
+
+/** Loads trees: from a snapshot's in-memory map first, then the store. */
+export type TreeLoader = (id: string) => Promise<Tree>;
+
+/** A TreeLoader over a store (and optional in-memory trees from a dry-run snapshot). */
+export function treeLoader(store: ObjectStore, extra?: Map<string, Buffer>): TreeLoader {
+  return async (id) => decodeTree(extra?.get(id) ?? (await store.get(id)), id);
+}
+
+/** Where unchanged files can be taken from instead of being written again. */
+export interface ReuseSource { dir: string; cache: StatCache }
+
+/** Options for materialize. */
+export interface MaterializeOptions {
+  chunkSize: number;
+  reuse?: ReuseSource;
+  onBytes?: (n: number) => void;
+}
+
+async function applyMeta(p: string, m: Meta, isLink = false): Promise<void> {
+  if (isRoot) await fsp.lchown(p, m.uid, m.gid);
+  if (!isLink) await fsp.chmod(p, m.mode);
+  const ns = BigInt(m.mtime);
+  await setTimesNs(p, ns, ns);
+}
+
+async function limit<T>(items: T[], n: number, fn: (t: T) => Promise<void>): Promise<void> {
+  let i = 0;
+  const worker = async () => { while (i < items.length) { const t = items[i++]; await fn(t); } };
+  await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker));
+}
+
+/**
+ * Writes a subdot's committed state into `dest` (which must not exist yet).
+ * Files unchanged since the reuse source's stat cache are hard-linked from it instead of
+ * written (checkout writes only what differs); the caller discards the reuse source after.
+ * Returns the files written (path, chunks), for statCacheFor().
+ */
+export async function materialize(store: ObjectStore, root: SubdotRoot, dest: string, opts: MaterializeOptions): Promise<[string, string[]][]> {
+  const load = treeLoader(store);
+  const zeroId = objectId('chunk', Buffer.alloc(opts.chunkSize));
+  const files: { abs: string; rel: string; e: Extract<TreeEntry, { type: 'file' }> }[] = [];
+  const links: { abs: string; e: Extract<TreeEntry, { type: 'hardlink' }> }[] = [];
+  const dirs: { abs: string; m: Meta }[] = [];
+  const others: { abs: string; e: TreeEntry }[] = [];
+
+  // Pass 1: directories (owner-writable while we fill them), and the list of everything else.
+  const walk = async (treeId: string, abs: string, rel: string) => {
+    const t = await load(treeId);
+    for (const e of t.entries) {
+      const a = path.join(abs, e.name);
+      const r = rel ? rel + '/' + e.name : e.name;
+      if (e.type === 'dir') { await fsp.mkdir(a, { mode: 0o700 }); dirs.push({ abs: a, m: e }); await walk(e.tree, a, r); }
+      else if (e.type === 'file') files.push({ abs: a, rel: r, e });
+      else if (e.type === 'hardlink') links.push({ abs: a, e });
+      else others.push({ abs: a, e });
+    }
+  };
+  await fsp.mkdir(dest, { mode: 0o700 });
+  await walk(root.tree, dest, '');
+
+  // Pass 2: file contents.
+  await limit(files, FILE_WINDOW, async ({ abs, rel, e }) => {
+    const src = opts.reuse && path.join(opts.reuse.dir, rel);
+    const known = opts.reuse?.cache.get(rel);
+    if (src && known && known.chunks.length === e.chunks.length && known.chunks.every((c, i) => c === e.chunks[i])) {
+      let st: BigIntStats | undefined;
+      try { st = await fsp.lstat(src, { bigint: true }); } catch { st = undefined; }
+      if (st && st.isFile() && cacheHit(known, st)) {
+        await fsp.link(src, abs);
+        await applyMeta(abs, e);
+        return;
+      }
+    }
+    const fh = await fsp.open(abs, 'wx', 0o600);
+    try {
+      const idx = e.chunks.map((c, i) => i).filter((i) => e.chunks[i] !== zeroId);
+      await limit(idx, CHUNK_WINDOW, async (i) => {
+        const data = await store.get(e.chunks[i]);
+        await fh.write(data, 0, data.length, i * opts.chunkSize);
+        opts.onBytes?.(data.length);
+      });
+      // Why truncate: all-zero chunks are not written (sparse), so the length is set explicitly.
+      await fh.truncate(e.size);
+    } finally {
+      await fh.close();
+    }
+    await applyMeta(abs, e);
+    crashPoint('materialize:file');
+  });
+
+  // Pass 3: symlinks, fifos, hard links (their first name exists now).
+  for (const { abs, e } of others) {
+    if (e.type === 'symlink') { await fsp.symlink(e.target, abs); await applyMeta(abs, e, true); }
+    else if (e.type === 'fifo') { await promisify(execFile)('mkfifo', ['-m', (e.mode & 0o777).toString(8), abs]); await applyMeta(abs, e); }
+  }
+  for (const { abs, e } of links) {
+    if (!safeRelPath(e.link)) throw new DmError('UNSAFE_PATH', `Hard link ${abs} points outside its subdot.`);
+    await fsp.link(path.join(dest, e.link), abs);
+  }
+
+  // Pass 4: directory metadata, deepest first (adding entries changes a directory's mtime).
+  for (const { abs, m } of dirs.reverse()) await applyMeta(abs, m);
+  await applyMeta(dest, root);
+
+  return files.map(({ rel, e }) => [rel, e.chunks] as [string, string[]]);
+}
+
+/**
+ * Builds the stat cache of a materialized directory. Call it after any old directory sharing
+ * inodes with it is gone: removing a hard link changes the inode's ctime.
+ */
+export async function statCacheFor(dest: string, files: [string, string[]][]): Promise<StatCache> {
+  const cache: StatCache = new Map();
+  await limit(files, 16, async ([rel, chunks]) => {
+    const st = await fsp.lstat(path.join(dest, rel), { bigint: true });
+    cache.set(rel, { size: Number(st.size), mtime: st.mtimeNs.toString(), ctime: st.ctimeNs.toString(), ino: st.ino.toString(), mode: Number(st.mode & 0o7777n), uid: Number(st.uid), gid: Number(st.gid), chunks });
+  });
+  return cache;
+}

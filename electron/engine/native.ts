@@ -1,0 +1,40 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+interface DmfsAddon { lutimesNs(p: string, atimeNs: bigint, mtimeNs: bigint): void }
+
+let addon: DmfsAddon | null | undefined;
+
+/** Finds the project root (the folder with binding.gyp) above this file. */
+function projectRoot(): string | undefined {
+  let dir = __dirname;
+  for (let i = 0; i < 6; i++) {
+    if (fs.existsSync(path.join(dir, 'binding.gyp'))) return dir;
+    dir = path.dirname(dir);
+  }
+  return undefined;
+}
+
+/** The native helper when it was built (npm install runs node-gyp), else null. */
+export function dmfs(): DmfsAddon | null {
+  if (addon !== undefined) return addon;
+  addon = null;
+  const candidates = [process.env.DM_NATIVE_ADDON, projectRoot() && path.join(projectRoot()!, 'build', 'Release', 'dmfs.node'), (process as any).resourcesPath && path.join((process as any).resourcesPath, 'dmfs.node')];
+  for (const c of candidates) {
+    if (c && fs.existsSync(c)) {
+      try { addon = require(c) as DmfsAddon; break; } catch { /* try the next one */ }
+    }
+  }
+  return addon;
+}
+
+/**
+ * Sets atime/mtime with nanosecond precision without following symlinks.
+ * Why sync: a single metadata syscall of a few microseconds; an async hop would cost more than the call.
+ */
+export async function setTimesNs(p: string, atimeNs: bigint, mtimeNs: bigint): Promise<void> {
+  const a = dmfs();
+  if (a) { a.lutimesNs(p, atimeNs, mtimeNs); return; }
+  // Fallback without the addon: microsecond-ish precision through Node's double seconds.
+  await fs.promises.lutimes(p, Number(atimeNs) / 1e9, Number(mtimeNs) / 1e9);
+}

@@ -1,0 +1,66 @@
+import { createHash } from 'node:crypto';
+
+/** The three kinds of immutable objects: file content chunks, directory trees, commits. */
+export type ObjectType = 'chunk' | 'tree' | 'commit';
+
+/** Numeric codes of object types inside packs and bundles. */
+export const TYPE_CODE: Record<ObjectType, number> = { chunk: 1, tree: 2, commit: 3 };
+/** Reverse of TYPE_CODE. */
+export const CODE_TYPE: Record<number, ObjectType> = { 1: 'chunk', 2: 'tree', 3: 'commit' };
+
+/** Length in bytes of an object id (SHA-256). */
+export const ID_BYTES = 32;
+
+/**
+ * The id of an object: SHA-256 over "<type> <length>\0" + content (as git does),
+ * so a chunk can never be mistaken for a tree or commit with the same bytes.
+ */
+export function objectId(type: ObjectType, data: Uint8Array): string {
+  return createHash('sha256').update(`${type} ${data.length}\0`).update(data).digest('hex');
+}
+
+/** True for a 64-hex-digit object id. */
+export function isObjectId(s: unknown): s is string {
+  return typeof s === 'string' && /^[0-9a-f]{64}$/.test(s);
+}
+
+/** Where one stored object lives (for stores that keep objects in packs). */
+export interface ObjectInfo {
+  id: string;
+  type: ObjectType;
+  /** Uncompressed size in bytes. */
+  size: number;
+}
+
+/**
+ * The content-addressed object store every engine operation goes through.
+ * Implementations: PackStore (disk, packs) and MemoryStore (tests, scratch).
+ * They pass one shared test suite (object-store.suite.ts).
+ */
+export interface ObjectStore {
+  /** True when the object is stored (or staged in the current write batch). */
+  has(id: string): boolean;
+  /** Type and size of a stored object, or undefined. */
+  info(id: string): ObjectInfo | undefined;
+  /** Reads an object and verifies its hash; throws OBJECT_MISSING / STORE_CORRUPT. */
+  get(id: string): Promise<Buffer>;
+  /** Stores an object (deduplicated) and returns its id. Durable only after flush(). */
+  put(type: ObjectType, data: Uint8Array, knownId?: string): Promise<string>;
+  /** Makes every put so far durable (pack written, fsynced, renamed, indexed). */
+  flush(): Promise<void>;
+  /** Every stored object id. */
+  ids(): Iterable<string>;
+  /** Releases file handles. */
+  close(): Promise<void>;
+}
+
+/** Deterministic JSON: object keys sorted, no whitespace. Identical states give identical bytes. */
+export function canonicalJson(v: unknown): string {
+  if (v === null || typeof v !== 'object') {
+    if (typeof v === 'number' && !Number.isFinite(v)) throw new Error('non-finite number in object');
+    return JSON.stringify(v);
+  }
+  if (Array.isArray(v)) return '[' + v.map(canonicalJson).join(',') + ']';
+  const keys = Object.keys(v as object).filter((k) => (v as any)[k] !== undefined).sort();
+  return '{' + keys.map((k) => JSON.stringify(k) + ':' + canonicalJson((v as any)[k])).join(',') + '}';
+}

@@ -1,0 +1,433 @@
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import * as os from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { DmError } from '../contract/errors';
+import { validateName } from '../contract/names';
+import type { CommitInfo, OpEntry } from '../contract/models';
+import { PackStore } from './pack-store';
+import { StoreLock } from './lock';
+import { atomicWrite, atomicSymlink, appendLine, readIfExists, isNotFound, exists, mkdirp } from './fsutil';
+import { Commit, decodeCommit, encodeCommit } from './model';
+import { StatCache, encodeCache, decodeCache } from './snapshot';
+import { isObjectId } from './objects';
+import { crashPoint } from './crash';
+
+/** The on-disk format description, recorded so future versions and other runtimes read it right. */
+export interface StoreFormat { format: 1; hash: 'sha256'; compression: 'zstd'; level: number; chunking: { kind: 'fixed'; size: number }; created: string }
+
+/** Default chunking: fixed 32 KiB chunks aligned to file offsets (see bench/README for the measurement). */
+export const DEFAULT_CHUNK_SIZE = 32 * 1024;
+
+/** The per-user default store location (XDG data dir on Linux, Application Support on macOS, AppData on Windows). */
+export function defaultHome(): string {
+  if (process.env.DM_HOME) return path.resolve(process.env.DM_HOME);
+  if (process.platform === 'darwin') return path.join(os.homedir(), 'Library', 'Application Support', 'dotdesk');
+  if (process.platform === 'win32') return path.join(process.env.APPDATA ?? path.join(os.homedir(), 'AppData', 'Roaming'), 'dotdesk');
+  return path.join(process.env.XDG_DATA_HOME ?? path.join(os.homedir(), '.local', 'share'), 'dotdesk');
+}
+
+/** A crash-recovery journal: written after the new working directory is complete, replayed on the next lock. */
+export interface Journal { op: 'create-branch' | 'reset'; branch: string; gen: string; oldGen?: string; from: string | null; to: string | null; setHead?: boolean; trashOld?: string }
+
+/** The snapshot engine's store: objects, dots, refs, working states. All mutation happens under the lock. */
+export class Engine {
+  readonly objects: PackStore;
+  private lockDepth = 0;
+  private lock?: StoreLock;
+  private lockWaiters: Promise<void> = Promise.resolve();
+
+  private constructor(readonly home: string, readonly fmt: StoreFormat, objects: PackStore) {
+    this.objects = objects;
+  }
+
+  /** Opens the store at `home` (default: DM_HOME or the per-user data dir), creating it if needed. */
+  static async open(home = defaultHome(), opts: { chunkSize?: number; level?: number } = {}): Promise<Engine> {
+    await mkdirp(home);
+    const fmtPath = path.join(home, 'store.json');
+    let fmt: StoreFormat;
+    const raw = await readIfExists(fmtPath);
+    if (raw === undefined) {
+      fmt = { format: 1, hash: 'sha256', compression: 'zstd', level: opts.level ?? 3, chunking: { kind: 'fixed', size: opts.chunkSize ?? DEFAULT_CHUNK_SIZE }, created: new Date().toISOString() };
+      await mkdirp(path.join(home, 'dots'));
+      await atomicWrite(fmtPath, JSON.stringify(fmt, null, 2) + '\n');
+    } else {
+      try { fmt = JSON.parse(raw); } catch { throw new DmError('STORE_FORMAT', `${fmtPath} is not valid JSON.`, 'The store description is damaged; restore it or point DM_HOME elsewhere.'); }
+      if (fmt.format !== 1 || fmt.hash !== 'sha256' || fmt.compression !== 'zstd' || fmt.chunking?.kind !== 'fixed') {
+        throw new DmError('STORE_FORMAT', `The store at ${home} uses format ${JSON.stringify(fmt.format)} (${fmt.hash}/${fmt.compression}) which this version cannot read.`, 'Upgrade Dotdesk.');
+      }
+    }
+    const objects = await PackStore.open(path.join(home, 'objects', 'packs'), { level: fmt.level });
+    return new Engine(home, fmt, objects);
+  }
+
+  /** Chunk size of this store. */
+  get chunkSize(): number { return this.fmt.chunking.size; }
+
+  // ---- paths -------------------------------------------------------------------------------
+  dotDir(dot: string): string { return path.join(this.home, 'dots', validateName('dot', dot)); }
+  refPath(dot: string, branch: string): string { return path.join(this.dotDir(dot), 'refs', validateName('branch', branch)); }
+  logPath(dot: string, branch: string): string { return path.join(this.dotDir(dot), 'logs', validateName('branch', branch)); }
+  workLink(dot: string, branch: string): string { return path.join(this.dotDir(dot), 'work', validateName('branch', branch)); }
+  genDir(dot: string, gen: string): string { return path.join(this.dotDir(dot), 'gens', gen); }
+  cachePath(dot: string, gen: string): string { return path.join(this.dotDir(dot), 'cache', gen + '.json'); }
+  journalPath(dot: string): string { return path.join(this.dotDir(dot), 'pending.json'); }
+
+  // ---- locking -----------------------------------------------------------------------------
+  /**
+   * Runs `fn` holding the store lock (re-entrant within this process). After acquiring it,
+   * reloads pack indexes (another process may have written) and replays crash journals.
+   */
+  async withLock<T>(op: string, fn: () => Promise<T>, onWait?: (msg: string) => void): Promise<T> {
+    if (this.lockDepth > 0) { this.lockDepth++; try { return await fn(); } finally { this.lockDepth--; } }
+    // Serialize callers inside this process (the app and dm serve run many requests at once).
+    let release!: () => void;
+    const prev = this.lockWaiters;
+    this.lockWaiters = new Promise((r) => (release = r));
+    await prev;
+    try {
+      this.lock = await StoreLock.acquire(path.join(this.home, 'lock'), { op, timeoutMs: Number(process.env.DM_LOCK_TIMEOUT_MS ?? 120_000), onWait: (h) => onWait?.(`Waiting for process ${h.pid} ("${h.op}") to finish…`) });
+      this.lockDepth = 1;
+      try {
+        await this.objects.reload();
+        await this.recover();
+        return await fn();
+      } finally {
+        this.lockDepth = 0;
+        await this.objects.abort().catch(() => {});
+        await this.lock.release();
+        this.lock = undefined;
+      }
+    } finally {
+      release();
+    }
+  }
+
+  /** Replays crash journals and removes working directories nothing points at. Called under the lock. */
+  async recover(): Promise<void> {
+    for (const dot of await this.dotNames()) {
+      const j = await readIfExists(this.journalPath(dot));
+      if (j !== undefined) {
+        let journal: Journal | undefined;
+        try { journal = JSON.parse(j); } catch { journal = undefined; }
+        if (journal) await this.applyJournal(dot, journal);
+        await fsp.rm(this.journalPath(dot), { force: true });
+      }
+      await this.removeOrphanGens(dot);
+    }
+  }
+
+  /** Completes an interrupted operation (every step is idempotent). */
+  async applyJournal(dot: string, j: Journal): Promise<void> {
+    if (!(await exists(this.genDir(dot, j.gen)))) return; // journal written before its gen? impossible; ignore
+    if (j.op === 'create-branch') {
+      if ((await this.readRef(dot, j.branch)) === undefined) await this.writeRef(dot, j.branch, j.to);
+    } else {
+      const cur = await this.readRef(dot, j.branch);
+      if (cur === j.from) await this.writeRef(dot, j.branch, j.to);
+    }
+    await mkdirp(path.join(this.dotDir(dot), 'work'));
+    await atomicSymlink(path.join('..', 'gens', j.gen), this.workLink(dot, j.branch));
+    if (j.setHead) await atomicWrite(path.join(this.dotDir(dot), 'HEAD'), j.branch + '\n');
+    crashPoint('journal:applied-link');
+    if (j.oldGen && j.oldGen !== j.gen) {
+      const old = this.genDir(dot, j.oldGen);
+      if (j.trashOld) { await mkdirp(path.dirname(j.trashOld)); await fsp.rename(old, j.trashOld).catch((e) => { if (!isNotFound(e)) throw e; }); }
+      else await fsp.rm(old, { recursive: true, force: true });
+      await fsp.rm(this.cachePath(dot, j.oldGen), { force: true });
+    }
+  }
+
+  /** Removes gens (and caches) that no branch's working link points to: leftovers of interrupted operations. */
+  private async removeOrphanGens(dot: string): Promise<number> {
+    const used = new Set<string>();
+    for (const b of await this.branchNames(dot)) { const g = await this.genOf(dot, b); if (g) used.add(g); }
+    let n = 0;
+    for (const g of await fsp.readdir(path.join(this.dotDir(dot), 'gens')).catch(() => [] as string[])) {
+      if (!used.has(g)) { await fsp.rm(this.genDir(dot, g), { recursive: true, force: true }); n++; }
+    }
+    for (const c of await fsp.readdir(path.join(this.dotDir(dot), 'cache')).catch(() => [] as string[])) {
+      if (!used.has(c.replace(/\.json$/, ''))) await fsp.rm(path.join(this.dotDir(dot), 'cache', c), { force: true });
+    }
+    return n;
+  }
+
+  // ---- dots --------------------------------------------------------------------------------
+  /** Names of all dots, sorted. */
+  async dotNames(): Promise<string[]> {
+    const names = await fsp.readdir(path.join(this.home, 'dots')).catch(() => [] as string[]);
+    return names.filter((n) => !n.startsWith('.')).sort();
+  }
+
+  /** Throws DOT_NOT_FOUND unless the dot exists. */
+  async requireDot(dot: string): Promise<void> {
+    validateName('dot', dot);
+    if (!(await exists(path.join(this.dotDir(dot), 'dot.json')))) {
+      throw new DmError('DOT_NOT_FOUND', `There is no dot named "${dot}".`, 'Run "dm list" to see your dots, or "dm init ' + dot + '" to create it.');
+    }
+  }
+
+  /** True when the dot exists. */
+  async hasDot(dot: string): Promise<boolean> {
+    return exists(path.join(this.dotDir(dot), 'dot.json'));
+  }
+
+  /** Creates a dot with branch master (no commits yet) and an empty working state. */
+  async createDot(dot: string): Promise<void> {
+    validateName('dot', dot);
+    await this.withLock('init ' + dot, async () => {
+      if (await this.hasDot(dot)) throw new DmError('DOT_EXISTS', `A dot named "${dot}" already exists.`, 'Pick another name, or "dm switch ' + dot + '" to use it.');
+      const dir = this.dotDir(dot);
+      // Why this order: dot.json is written last, so a half-created dot is invisible and retried.
+      await fsp.rm(dir, { recursive: true, force: true });
+      for (const d of ['refs', 'logs', 'work', 'gens', 'cache']) await mkdirp(path.join(dir, d));
+      const gen = newGenId();
+      await mkdirp(this.genDir(dot, gen));
+      await atomicSymlink(path.join('..', 'gens', gen), this.workLink(dot, 'master'));
+      await this.writeRef(dot, 'master', null);
+      await atomicWrite(path.join(dir, 'HEAD'), 'master\n');
+      await atomicWrite(path.join(dir, 'dot.json'), JSON.stringify({ name: dot, created: new Date().toISOString() }) + '\n');
+    });
+  }
+
+  /** Creation time of a dot. */
+  async dotCreated(dot: string): Promise<string> {
+    const j = JSON.parse((await readIfExists(path.join(this.dotDir(dot), 'dot.json'))) ?? '{}');
+    return j.created ?? '';
+  }
+
+  /** The current dot (set by dm switch / dm init), or undefined. */
+  async currentDot(): Promise<string | undefined> {
+    const c = (await readIfExists(path.join(this.home, 'current')))?.trim();
+    if (!c) return undefined;
+    return (await this.hasDot(c)) ? c : undefined;
+  }
+
+  /** Makes `dot` the current dot. */
+  async switchDot(dot: string): Promise<void> {
+    await this.requireDot(dot);
+    await atomicWrite(path.join(this.home, 'current'), dot + '\n');
+  }
+
+  // ---- branches and refs ---------------------------------------------------------------------
+  /** The dot's current branch. */
+  async currentBranch(dot: string): Promise<string> {
+    const b = (await readIfExists(path.join(this.dotDir(dot), 'HEAD')))?.trim();
+    if (!b) throw new DmError('DOT_NOT_FOUND', `The dot "${dot}" has no current branch (damaged or being created).`, 'Run "dm verify".');
+    return b;
+  }
+
+  /** Branch names of a dot, sorted (master first). */
+  async branchNames(dot: string): Promise<string[]> {
+    const names = (await fsp.readdir(path.join(this.dotDir(dot), 'refs')).catch(() => [] as string[])).filter((n) => !n.startsWith('.'));
+    return names.sort((a, b) => (a === 'master' ? -1 : b === 'master' ? 1 : a < b ? -1 : a > b ? 1 : 0));
+  }
+
+  /** A branch's head: a commit id, null for a branch without commits, undefined when the branch does not exist. */
+  async readRef(dot: string, branch: string): Promise<string | null | undefined> {
+    const s = await readIfExists(this.refPath(dot, branch));
+    if (s === undefined) return undefined;
+    const v = s.trim();
+    if (v === '') return null;
+    if (!isObjectId(v)) throw new DmError('STORE_CORRUPT', `The ref of branch "${branch}" of dot "${dot}" is damaged.`, 'Run "dm verify"; "dm undo" or the reflog can restore it.');
+    return v;
+  }
+
+  /** Head of a branch that must exist. */
+  async requireBranch(dot: string, branch: string): Promise<string | null> {
+    const r = await this.readRef(dot, branch);
+    if (r === undefined) throw new DmError('BRANCH_NOT_FOUND', `Dot "${dot}" has no branch "${branch}".`, 'Run "dm branch" to list branches, or "dm checkout -b ' + branch + '" to create it.');
+    return r;
+  }
+
+  /** Writes a ref atomically (callers hold the lock). */
+  async writeRef(dot: string, branch: string, id: string | null): Promise<void> {
+    await mkdirp(path.dirname(this.refPath(dot, branch)));
+    await atomicWrite(this.refPath(dot, branch), (id ?? '') + '\n');
+  }
+
+  /**
+   * Moves a branch head by compare-and-swap and appends the move to the branch's reflog.
+   * Why CAS under the lock: a ref only ever moves from the value the operation started from.
+   */
+  async moveRef(dot: string, branch: string, expected: string | null, next: string | null, op: string, message: string): Promise<void> {
+    const cur = await this.readRef(dot, branch);
+    if (cur !== expected) throw new DmError('CONCURRENT_UPDATE', `Branch "${branch}" of dot "${dot}" moved while this operation ran.`, 'Retry the operation.');
+    await this.writeRef(dot, branch, next);
+    await this.appendReflog(dot, branch, expected, next, op, message);
+  }
+
+  /** Appends to a branch's reflog (every ref move is recorded, so any head can be recovered). */
+  async appendReflog(dot: string, branch: string, from: string | null | undefined, to: string | null, op: string, message: string): Promise<void> {
+    await mkdirp(path.dirname(this.logPath(dot, branch)));
+    await appendLine(this.logPath(dot, branch), JSON.stringify({ time: new Date().toISOString(), from: from ?? null, to, op, message: message.split('\n')[0] }));
+  }
+
+  /** The reflog of a branch, oldest first. */
+  async reflog(dot: string, branch: string): Promise<{ time: string; from: string | null; to: string | null; op: string; message: string }[]> {
+    const s = (await readIfExists(this.logPath(dot, branch))) ?? '';
+    return s.split('\n').filter(Boolean).flatMap((l) => { try { return [JSON.parse(l)]; } catch { return []; } });
+  }
+
+  // ---- working states ----------------------------------------------------------------------
+  /** The gen (working directory id) a branch's working link points at. */
+  async genOf(dot: string, branch: string): Promise<string | undefined> {
+    try { return path.basename(await fsp.readlink(this.workLink(dot, branch))); } catch (e) { if (isNotFound(e)) return undefined; throw e; }
+  }
+
+  /** The working root of a branch (containing one directory per subdot). */
+  async workRoot(dot: string, branch: string): Promise<string> {
+    const g = await this.genOf(dot, branch);
+    if (!g) throw new DmError('BRANCH_NOT_FOUND', `Branch "${branch}" of dot "${dot}" has no working state.`, 'Run "dm verify".');
+    return this.genDir(dot, g);
+  }
+
+  /** Subdots present in a branch's working state, sorted. */
+  async subdotNames(dot: string, branch?: string): Promise<string[]> {
+    const root = await this.workRoot(dot, branch ?? (await this.currentBranch(dot)));
+    const names = await fsp.readdir(root, { withFileTypes: true }).catch(() => []);
+    return names.filter((d) => d.isDirectory() && !d.name.startsWith('.')).map((d) => d.name).sort();
+  }
+
+  /**
+   * The directory Docker mounts for a subdot: the working directory of the dot's CURRENT branch.
+   * Creates the subdot (empty) on first use. Lock-free on purpose: Docker calls this while a
+   * checkout in another process holds the lock and waits for the container to start.
+   */
+  async workDir(dot: string, subdot: string, opts: { create?: boolean; branch?: string } = {}): Promise<string> {
+    validateName('subdot', subdot);
+    await this.requireDot(dot);
+    const root = await this.workRoot(dot, opts.branch ?? (await this.currentBranch(dot)));
+    const dir = path.join(root, subdot);
+    if (opts.create) await fsp.mkdir(dir, { mode: 0o755 }).catch((e) => { if (e.code !== 'EEXIST') throw e; });
+    else if (!(await exists(dir))) throw new DmError('NOT_FOUND', `Dot "${dot}" has no subdot "${subdot}".`, `Subdots are created by Docker volumes named ${dot}.${subdot}, or with "dm dot path ${dot} ${subdot}".`);
+    return fsp.realpath(dir);
+  }
+
+  /** The stat cache of a gen. */
+  async readCache(dot: string, gen: string): Promise<Record<string, StatCache>> {
+    const s = await readIfExists(this.cachePath(dot, gen));
+    const out: Record<string, StatCache> = {};
+    if (!s) return out;
+    try {
+      const j = JSON.parse(s);
+      for (const [k, v] of Object.entries(j)) out[k] = decodeCache(v as string);
+    } catch { /* rebuildable */ }
+    return out;
+  }
+
+  /** Saves the stat cache of a gen. */
+  async writeCache(dot: string, gen: string, caches: Record<string, StatCache>): Promise<void> {
+    const j: Record<string, string> = {};
+    for (const [k, v] of Object.entries(caches)) j[k] = encodeCache(v);
+    await mkdirp(path.join(this.dotDir(dot), 'cache'));
+    await atomicWrite(this.cachePath(dot, gen), JSON.stringify(j));
+  }
+
+  // ---- commits -----------------------------------------------------------------------------
+  /** Reads a commit object. */
+  async readCommit(id: string): Promise<Commit> {
+    const info = this.objects.info(id);
+    if (info && info.type !== 'commit') throw new DmError('COMMIT_NOT_FOUND', `${id.slice(0, 12)} is not a commit.`);
+    return decodeCommit(await this.objects.get(id), id);
+  }
+
+  /** Stores a commit object. */
+  async writeCommit(c: Commit): Promise<string> {
+    return this.objects.put('commit', encodeCommit(c));
+  }
+
+  /** A commit in its user-facing form. */
+  async commitInfo(id: string, c?: Commit): Promise<CommitInfo> {
+    const k = c ?? (await this.readCommit(id));
+    return {
+      id, shortId: id.slice(0, 12), parents: k.parents, message: k.message, author: k.author, time: k.time, metadata: k.metadata ?? {},
+      taken: k.taken, subdots: Object.entries(k.subdots).map(([name, r]) => ({ name, files: r.files, bytes: r.bytes })), depth: (k as any).depth ?? 1,
+    };
+  }
+
+  /**
+   * Resolves what a user typed to a commit id: a full id, a unique prefix (4+ hex digits) of a
+   * commit of this dot, a branch name, HEAD, and ~N / ^ suffixes.
+   */
+  async resolveCommit(dot: string, spec: string): Promise<string> {
+    const m = /^(.*?)((?:[~^]\d*)*)$/.exec(spec.trim());
+    const base = m ? m[1] : spec;
+    const suffix = m ? m[2] : '';
+    let id: string | null | undefined;
+    if (base === 'HEAD' || base === '') id = await this.readRef(dot, await this.currentBranch(dot));
+    else if ((await this.branchNames(dot)).includes(base)) id = await this.readRef(dot, base);
+    else if (/^[0-9a-f]{4,64}$/.test(base)) {
+      const hits = new Set<string>();
+      for (const h of await this.reachableCommits(dot)) if (h.startsWith(base)) hits.add(h);
+      if (hits.size === 0 && base.length === 64 && this.objects.info(base)?.type === 'commit') hits.add(base);
+      if (hits.size > 1) throw new DmError('AMBIGUOUS_COMMIT', `"${base}" matches ${hits.size} commits.`, 'Type more characters of the commit id.');
+      id = [...hits][0];
+    }
+    if (id === null) throw new DmError('NO_COMMITS', `"${base || 'HEAD'}" has no commits yet.`, 'Run "dm commit -m MESSAGE" first.');
+    if (!id) throw new DmError('COMMIT_NOT_FOUND', `No commit or branch "${spec}" in dot "${dot}".`, 'Run "dm log" to see commit ids.');
+    for (const part of suffix.match(/[~^]\d*/g) ?? []) {
+      const n = part.length > 1 ? Number(part.slice(1)) : 1;
+      for (let i = 0; i < n; i++) {
+        const c = await this.readCommit(id!);
+        if (!c.parents[0]) throw new DmError('COMMIT_NOT_FOUND', `"${spec}" goes past the first commit.`);
+        id = c.parents[0];
+      }
+    }
+    return id!;
+  }
+
+  /** Every commit reachable from this dot's branches and reflogs. */
+  async reachableCommits(dot: string): Promise<Set<string>> {
+    const seen = new Set<string>();
+    const todo: string[] = [];
+    for (const b of await this.branchNames(dot)) {
+      const h = await this.readRef(dot, b);
+      if (h) todo.push(h);
+      for (const e of await this.reflog(dot, b)) { if (e.to) todo.push(e.to); if (e.from) todo.push(e.from); }
+    }
+    while (todo.length) {
+      const id = todo.pop()!;
+      if (seen.has(id) || !this.objects.has(id)) continue;
+      seen.add(id);
+      try { todo.push(...(await this.readCommit(id)).parents); } catch { /* damaged: verify reports it */ }
+    }
+    return seen;
+  }
+
+  // ---- operation log (undo) ------------------------------------------------------------------
+  /** Appends an undoable operation. */
+  async logOp(e: Omit<OpEntry, 'seq' | 'time'>): Promise<void> {
+    const ops = await this.ops();
+    await appendLine(path.join(this.home, 'oplog'), JSON.stringify({ seq: (ops.at(-1)?.seq ?? 0) + 1, time: new Date().toISOString(), ...e }));
+  }
+
+  /** The operation log, oldest first, with undone entries marked. */
+  async ops(): Promise<OpEntry[]> {
+    const s = (await readIfExists(path.join(this.home, 'oplog'))) ?? '';
+    const list: OpEntry[] = [];
+    const undone = new Set<number>();
+    for (const l of s.split('\n')) {
+      if (!l) continue;
+      try {
+        const e = JSON.parse(l);
+        if (e.undo) undone.add(e.undo); else list.push(e);
+      } catch { /* a torn last line after a crash is ignored */ }
+    }
+    for (const e of list) if (undone.has(e.seq)) e.undone = true;
+    return list;
+  }
+
+  /** Marks an operation undone. */
+  async markUndone(seq: number): Promise<void> {
+    await appendLine(path.join(this.home, 'oplog'), JSON.stringify({ undo: seq, time: new Date().toISOString() }));
+  }
+
+  /** Closes file handles. */
+  async close(): Promise<void> { await this.objects.close(); }
+}
+
+/** A fresh random id for a working directory generation. */
+export function newGenId(): string {
+  return Date.now().toString(36) + '-' + randomBytes(6).toString('hex');
+}
