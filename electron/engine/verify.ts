@@ -33,6 +33,8 @@ export async function storeRoots(engine: Engine, opts: { includeTrash?: boolean 
     for (const t of await fsp.readdir(path.join(engine.home, 'trash')).catch(() => [] as string[])) await addDotDir('(deleted) ' + t, path.join(engine.home, 'trash', t));
   }
   for (const op of await engine.ops()) {
+    // Undo entries are roots only while undo could still use them: their dot exists, or its trash does.
+    if (op.undone || !((await engine.hasDot(op.dot)) || (opts.includeTrash !== false && op.trash && (await fsp.stat(op.trash).then(() => true, () => false))))) continue;
     if (op.from) roots.push({ id: op.from, dot: op.dot, branch: op.branch ?? '' });
     if (op.to) roots.push({ id: op.to, dot: op.dot, branch: op.branch ?? '' });
   }

@@ -1,0 +1,326 @@
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { promises as fsp } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { Engine } from './store';
+import { commit } from './commit';
+import { checkout, createBranch } from './checkout';
+import { reset } from './reset';
+import { status, diff } from './diff';
+import { undo } from './undo';
+import { log, deleteDot, listDots } from './dots';
+import { deleteBranch, listBranches } from './branch';
+import { verify } from './verify';
+import { gc } from './gc';
+import { snapshotDir } from './snapshot';
+
+async function fresh(): Promise<{ e: Engine; home: string; done: () => Promise<void> }> {
+  const home = await fsp.mkdtemp(path.join(os.tmpdir(), 'dm-engine-'));
+  const e = await Engine.open(home);
+  return { e, home, done: async () => { await e.close(); await fsp.rm(home, { recursive: true, force: true }); } };
+}
+const write = (p: string, s: string | Buffer) => fsp.mkdir(path.dirname(p), { recursive: true }).then(() => fsp.writeFile(p, s));
+const read = (p: string) => fsp.readFile(p, 'utf8');
+
+test('a dot starts on master with no commits; commit records every subdot at once', async () => {
+  const { e, done } = await fresh();
+  try {
+    await e.createDot('app');
+    const a = await e.workDir('app', 'clicks-db', { create: true });
+    const b = await e.workDir('app', 'users-db', { create: true });
+    await write(path.join(a, 'dump.rdb'), 'clicks');
+    await write(path.join(b, 'base/1/1234'), 'users');
+    const c = await commit(e, 'app', { message: 'Empty state\n\nwith details', author: 'qa', metadata: { ticket: 'QA-1' } });
+    assert.deepEqual(c.subdots.map((s) => s.name), ['clicks-db', 'users-db']);
+    assert.equal(c.message, 'Empty state\n\nwith details');
+    assert.equal(c.author, 'qa');
+    assert.deepEqual(c.metadata, { ticket: 'QA-1' });
+    const l = await log(e, 'app');
+    assert.equal(l.length, 1);
+    assert.equal(l[0].id, c.id);
+    assert.equal((await status(e, 'app')).dirty, false);
+  } finally { await done(); }
+});
+
+test('uncommitted changes stay with their branch; checkout -b starts from the latest commit', async () => {
+  const { e, done } = await fresh();
+  try {
+    await e.createDot('app');
+    const dir = await e.workDir('app', 'db', { create: true });
+    await write(path.join(dir, 'f'), 'v1');
+    await commit(e, 'app', { message: 'v1' });
+    await write(path.join(dir, 'f'), 'v1-dirty');
+    await checkout(e, 'app', 'feature', { create: true });
+    const fdir = await e.workDir('app', 'db');
+    assert.notEqual(fdir, dir);
+    assert.equal(await read(path.join(fdir, 'f')), 'v1', 'new branch starts from the commit, not the dirty state');
+    await write(path.join(fdir, 'g'), 'feature only');
+    await checkout(e, 'app', 'master');
+    assert.equal(await read(path.join(await e.workDir('app', 'db'), 'f')), 'v1-dirty', 'master keeps its uncommitted change');
+    await checkout(e, 'app', 'feature');
+    assert.equal(await read(path.join(await e.workDir('app', 'db'), 'g')), 'feature only');
+    const bs = await listBranches(e, 'app');
+    assert.deepEqual(bs.map((b) => [b.name, b.current]), [['master', false], ['feature', true]]);
+  } finally { await done(); }
+});
+
+test('status and diff list added, modified and deleted files with sizes per subdot', async () => {
+  const { e, done } = await fresh();
+  try {
+    await e.createDot('app');
+    const dir = await e.workDir('app', 'uploads', { create: true });
+    await write(path.join(dir, 'keep'), 'same');
+    await write(path.join(dir, 'mod'), 'short');
+    await write(path.join(dir, 'gone'), 'bye');
+    const c1 = await commit(e, 'app', { message: 'one' });
+    await write(path.join(dir, 'mod'), 'much longer now');
+    await fsp.rm(path.join(dir, 'gone'));
+    await write(path.join(dir, 'new/deep.png'), randomBytes(1000));
+    const st = await status(e, 'app');
+    assert.equal(st.dirty, true);
+    const s = st.subdots[0];
+    assert.deepEqual([s.added, s.modified, s.deleted], [1, 1, 1]);
+    assert.deepEqual(s.changes.map((c) => [c.path, c.change]).sort(), [['gone', 'deleted'], ['mod', 'modified'], ['new/deep.png', 'added']]);
+    assert.equal(s.changes.find((c) => c.path === 'new/deep.png')!.size, 1000);
+    const c2 = await commit(e, 'app', { message: 'two' });
+    const d = await diff(e, 'app', c1.id, c2.id);
+    assert.equal(d.subdots[0].changes.length, 3);
+    assert.equal((await diff(e, 'app', c2.id.slice(0, 8), 'HEAD')).dirty, false);
+    assert.equal((await diff(e, 'app', 'HEAD~1', 'HEAD')).subdots[0].modified, 1);
+  } finally { await done(); }
+});
+
+test('reset refuses to drop uncommitted work; --force sets it aside and undo brings everything back', async () => {
+  const { e, done } = await fresh();
+  try {
+    await e.createDot('app');
+    const dir = await e.workDir('app', 'db', { create: true });
+    await write(path.join(dir, 'f'), 'one');
+    const c1 = await commit(e, 'app', { message: 'one' });
+    await write(path.join(dir, 'f'), 'two');
+    const c2 = await commit(e, 'app', { message: 'two' });
+    await write(path.join(dir, 'f'), 'uncommitted');
+    await assert.rejects(reset(e, 'app', c1.id), (err: any) => err.code === 'DIRTY_WORKING_STATE');
+    assert.equal(await read(path.join(await e.workDir('app', 'db'), 'f')), 'uncommitted');
+    const r = await reset(e, 'app', 'HEAD~1', { force: true });
+    assert.equal(r.to, c1.id);
+    assert.equal(await read(path.join(await e.workDir('app', 'db'), 'f')), 'one');
+    assert.equal((await log(e, 'app'))[0].id, c1.id);
+    const reflog = await e.reflog('app', 'master');
+    assert.ok(reflog.some((x) => x.to === c2.id), 'the discarded commit stays in the reflog');
+    await undo(e, 'app');
+    assert.equal((await log(e, 'app'))[0].id, c2.id);
+    assert.equal(await read(path.join(await e.workDir('app', 'db'), 'f')), 'uncommitted');
+  } finally { await done(); }
+});
+
+test('reset of a clean branch writes only the files that differ (unchanged files keep their inode)', async () => {
+  const { e, done } = await fresh();
+  try {
+    await e.createDot('app');
+    const dir = await e.workDir('app', 'db', { create: true });
+    await write(path.join(dir, 'big'), randomBytes(300_000));
+    await write(path.join(dir, 'small'), 'a');
+    // Why backdate: files modified within the last 2 s are never trusted from the stat cache.
+    const old = new Date(Date.now() - 60_000);
+    await fsp.utimes(path.join(dir, 'big'), old, old);
+    const c1 = await commit(e, 'app', { message: 'one' });
+    await write(path.join(dir, 'small'), 'b');
+    await commit(e, 'app', { message: 'two' });
+    const before = (await fsp.stat(path.join(dir, 'big'))).ino;
+    await reset(e, 'app', c1.id);
+    const now = await e.workDir('app', 'db');
+    assert.equal((await fsp.stat(path.join(now, 'big'))).ino, before, 'unchanged file reused');
+    assert.equal(await read(path.join(now, 'small')), 'a');
+    assert.equal((await status(e, 'app')).dirty, false);
+  } finally { await done(); }
+});
+
+test('undo reverts a commit (keeping the data as uncommitted changes) and a checkout', async () => {
+  const { e, done } = await fresh();
+  try {
+    await e.createDot('app');
+    const dir = await e.workDir('app', 'db', { create: true });
+    await write(path.join(dir, 'f'), '1');
+    const c1 = await commit(e, 'app', { message: 'one' });
+    await write(path.join(dir, 'f'), '2');
+    await commit(e, 'app', { message: 'two' });
+    await undo(e, 'app');
+    assert.equal((await log(e, 'app'))[0].id, c1.id);
+    assert.equal((await status(e, 'app')).dirty, true);
+    await checkout(e, 'app', 'b', { create: true });
+    await undo(e, 'app');
+    assert.equal(await e.currentBranch('app'), 'master');
+    await assert.rejects(async () => { for (let i = 0; i < 5; i++) await undo(e, 'app'); }, (err: any) => err.code === 'NOTHING_TO_UNDO');
+  } finally { await done(); }
+});
+
+test('deleting a branch or a dot moves it to the trash; undo restores it with its data', async () => {
+  const { e, done } = await fresh();
+  try {
+    await e.createDot('app');
+    await write(path.join(await e.workDir('app', 'db', { create: true }), 'f'), 'x');
+    await commit(e, 'app', { message: 'one' });
+    await createBranch(e, 'app', 'side');
+    await assert.rejects(deleteBranch(e, 'app', 'master'), (err: any) => err.code === 'BRANCH_IS_CURRENT');
+    await deleteBranch(e, 'app', 'side');
+    assert.deepEqual((await listBranches(e, 'app')).map((b) => b.name), ['master']);
+    await undo(e, 'app');
+    assert.deepEqual((await listBranches(e, 'app')).map((b) => b.name), ['master', 'side']);
+    assert.equal(await read(path.join(await e.workDir('app', 'db', { branch: 'side' }), 'f')), 'x');
+    await deleteDot(e, 'app');
+    assert.equal((await listDots(e)).length, 0);
+    await undo(e);
+    assert.equal((await listDots(e))[0].name, 'app');
+    assert.equal((await verify(e)).ok, true);
+  } finally { await done(); }
+});
+
+test('fidelity: modes, owners, nanosecond mtimes, symlinks, hard links, empty dirs survive a round trip', async () => {
+  const { e, done } = await fresh();
+  try {
+    await e.createDot('app');
+    const dir = await e.workDir('app', 'data', { create: true });
+    await fsp.chmod(dir, 0o700);
+    await write(path.join(dir, 'a/secret'), 'top secret');
+    await fsp.chmod(path.join(dir, 'a/secret'), 0o600);
+    await write(path.join(dir, 'run.sh'), '#!/bin/sh\n');
+    await fsp.chmod(path.join(dir, 'run.sh'), 0o4755);
+    await fsp.mkdir(path.join(dir, 'empty/nested'), { recursive: true });
+    await fsp.symlink('a/secret', path.join(dir, 'link'));
+    await fsp.symlink('/nonexistent/target', path.join(dir, 'dangling'));
+    await fsp.link(path.join(dir, 'a/secret'), path.join(dir, 'hard'));
+    const isRoot = process.getuid?.() === 0;
+    if (isRoot) await fsp.chown(path.join(dir, 'a/secret'), 999, 998);
+    const { dmfs } = await import('./native');
+    const ns = 1_700_000_000_123_456_789n;
+    if (dmfs()) dmfs()!.lutimesNs(path.join(dir, 'run.sh'), ns, ns);
+    const snap = async (root: string) => {
+      const out: Record<string, unknown> = {};
+      const walk = async (d: string, rel: string) => {
+        for (const n of (await fsp.readdir(d)).sort()) {
+          const p = path.join(d, n); const r = rel + '/' + n;
+          const st = await fsp.lstat(p, { bigint: true });
+          out[r] = { mode: st.mode, uid: st.uid, gid: st.gid, mtime: st.isDirectory() ? 'dir' : st.mtimeNs, nlink: st.isDirectory() ? 0 : st.nlink, link: st.isSymbolicLink() ? await fsp.readlink(p) : undefined, content: st.isFile() ? await read(p) : undefined };
+          if (st.isDirectory()) await walk(p, r);
+        }
+      };
+      await walk(root, '');
+      const rs = await fsp.lstat(root, { bigint: true });
+      out['.'] = { mode: rs.mode };
+      return out;
+    };
+    const before = await snap(dir);
+    await commit(e, 'app', { message: 'fidelity' });
+    await checkout(e, 'app', 'copy', { create: true });
+    const copy = await e.workDir('app', 'data');
+    assert.notEqual(copy, dir);
+    assert.deepEqual(await snap(copy), before);
+    if (dmfs()) assert.equal((await fsp.lstat(path.join(copy, 'run.sh'), { bigint: true })).mtimeNs, ns);
+    assert.equal((await fsp.lstat(path.join(copy, 'hard'))).ino, (await fsp.lstat(path.join(copy, 'a/secret'))).ino, 'hard link group kept');
+  } finally { await done(); }
+});
+
+test('unchanged files are not re-read on commit (stat cache); a changed page stores only a fraction of a big file', async () => {
+  const { e, done } = await fresh();
+  try {
+    await e.createDot('pg');
+    const dir = await e.workDir('pg', 'db', { create: true });
+    const rel = path.join(dir, 'base/16384/16397');
+    await write(rel, randomBytes(8 * 1024 * 1024));
+    // Why backdate: files modified within the last 2 s are never trusted from the cache.
+    const old = new Date(Date.now() - 60_000);
+    await fsp.utimes(rel, old, old);
+    await commit(e, 'pg', { message: 'v1' });
+    const gen = (await e.genOf('pg', 'master'))!;
+    const cache = (await e.readCache('pg', gen)).db;
+    const again = await snapshotDir(dir, { chunkSize: e.chunkSize, store: null, cache });
+    assert.equal(again.readFiles, 0, 'no file re-read when nothing changed');
+    // Change three 8 KiB pages in place, as PostgreSQL does.
+    const fh = await fsp.open(rel, 'r+');
+    for (const off of [0, 3 * 1024 * 1024, 7 * 1024 * 1024]) await fh.write(randomBytes(8192), 0, 8192, off);
+    await fh.close();
+    const before = { ...e.objects.stats };
+    await commit(e, 'pg', { message: 'v2' });
+    const stored = e.objects.stats.newRawBytes - before.newRawBytes;
+    assert.ok(stored < 8 * 1024 * 1024 / 20, `stored ${stored} bytes for 3 changed pages of an 8 MiB file`);
+  } finally { await done(); }
+});
+
+test('identical data in two dots is stored once (dedup across dots)', async () => {
+  const { e, done } = await fresh();
+  try {
+    const data = randomBytes(2 * 1024 * 1024);
+    for (const d of ['one', 'two']) {
+      await e.createDot(d);
+      await write(path.join(await e.workDir(d, 'x', { create: true }), 'blob'), data);
+    }
+    await commit(e, 'one', { message: 'a' });
+    const before = e.objects.stats.newRawBytes;
+    await commit(e, 'two', { message: 'b' });
+    assert.ok(e.objects.stats.newRawBytes - before < 10_000, 'second dot stored only trees and a commit');
+  } finally { await done(); }
+});
+
+test('gc removes what no ref or reflog reaches and keeps everything reachable', async () => {
+  const { e, home, done } = await fresh();
+  try {
+    await e.createDot('app');
+    const dir = await e.workDir('app', 'db', { create: true });
+    await write(path.join(dir, 'f'), randomBytes(200_000));
+    await commit(e, 'app', { message: 'one' });
+    // An orphan object, as left by a commit killed before its ref moved.
+    await e.objects.put('chunk', randomBytes(50_000));
+    await e.objects.flush();
+    const r = await gc(e);
+    assert.equal(r.removedObjects, 1);
+    assert.equal((await verify(e)).ok, true);
+    await deleteDot(e, 'app');
+    assert.equal((await gc(e)).removedObjects, 0, 'trash keeps deleted dots until emptied');
+    const r2 = await gc(e, { emptyTrash: true });
+    assert.ok(r2.removedObjects >= 3);
+    void home;
+  } finally { await done(); }
+});
+
+test('verify names the damaged object and the affected branch after a flipped byte', async () => {
+  const { e, home, done } = await fresh();
+  try {
+    await e.createDot('app');
+    await write(path.join(await e.workDir('app', 'db', { create: true }), 'f'), 'important '.repeat(10_000));
+    await commit(e, 'app', { message: 'one' });
+    const packs = await e.objects.packs();
+    const buf = await fsp.readFile(packs[0]);
+    buf[200] ^= 0x55;
+    await fsp.chmod(packs[0], 0o644);
+    await fsp.writeFile(packs[0], buf);
+    const rep = await verify(e);
+    assert.equal(rep.ok, false);
+    assert.ok(rep.damaged.length >= 1);
+    assert.ok(rep.affected.some((a) => a.dot === 'app' && a.branch === 'master'));
+    void home;
+  } finally { await done(); }
+});
+
+test('names that could leave the store are refused everywhere', async () => {
+  const { e, home, done } = await fresh();
+  try {
+    for (const bad of ['../evil', 'a/b', '.x', '', 'x'.repeat(65)]) {
+      await assert.rejects(e.createDot(bad), (err: any) => err.code === 'INVALID_NAME', bad);
+    }
+    await e.createDot('ok');
+    await assert.rejects(checkout(e, 'ok', '../../etc', { create: true }), (err: any) => err.code === 'INVALID_NAME');
+    await assert.rejects(e.workDir('ok', '../../x', { create: true }), (err: any) => err.code === 'INVALID_NAME');
+    assert.deepEqual((await fsp.readdir(home)).sort(), ['current', 'dots', 'objects', 'oplog', 'store.json'].filter((n) => n !== 'current' && n !== 'oplog').sort());
+  } finally { await done(); }
+});
+
+test('a store written by a newer format is refused with STORE_FORMAT', async () => {
+  const home = await fsp.mkdtemp(path.join(os.tmpdir(), 'dm-fmt-'));
+  try {
+    await fsp.writeFile(path.join(home, 'store.json'), JSON.stringify({ format: 9, hash: 'blake9', compression: 'zstd', chunking: { kind: 'fixed', size: 1 } }));
+    await assert.rejects(Engine.open(home), (err: any) => err.code === 'STORE_FORMAT');
+  } finally { await fsp.rm(home, { recursive: true, force: true }); }
+});
