@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { DmError, toErrorInfo } from '../contract/errors';
 import { DotdeskService } from '../service/service';
+import { createService } from '../service/create';
+import { serveCommands, SERVE_VALUED } from './serve';
 import { parseArgs, has } from './args';
 import { commands, VALUED, askTerminal, Ctx, Command } from './commands';
 import { ProgressPrinter } from './progress';
@@ -21,12 +23,13 @@ Usage: dm COMMAND [options]
   undo                         undo the last commit, checkout, reset or delete
   dot show [DOT] | dot delete [-f] DOT | dot path [DOT] SUBDOT
   verify | gc [--empty-trash]
+  serve [--socket PATH] [-v]   serve the "dm" Docker volume driver (driver: dm) until Ctrl-C
   version
 
 Global: --dot DOT (or -D DOT) picks the dot; --json on every reading command; DM_HOME sets the store.`;
 
 /** Extra commands registered by other layers (Docker, remotes). */
-export const extraCommands: Record<string, Command> = {};
+export const extraCommands: Record<string, Command> = { ...serveCommands };
 
 /** Runs the CLI; returns the exit code (0 ok, 1 failure, 2 usage). */
 export async function run(argv: string[], service?: DotdeskService): Promise<number> {
@@ -38,8 +41,8 @@ export async function run(argv: string[], service?: DotdeskService): Promise<num
   let svc = service;
   try {
     if (!fn) throw new DmError('INVALID_ARGUMENT', `Unknown command "${cmd}".`, 'Run "dm help" for the list of commands.');
-    const p = parseArgs(rest, VALUED);
-    svc ??= await DotdeskService.open();
+    const p = parseArgs(rest, [...VALUED, ...SERVE_VALUED]);
+    svc ??= await createService();
     svc.events.on('event', (e) => { if (e.type === 'progress') printer.update(e.progress); });
     const ctx: Ctx = {
       api: svc, out: (s) => { printer.done(); process.stdout.write(s + '\n'); }, err: (s) => { printer.done(); process.stderr.write(s + '\n'); },

@@ -73,6 +73,12 @@ export class DotdeskService implements DotdeskApi {
 
   async commit(dot: string, req: CommitRequest) {
     await this.engine.requireDot(dot);
+    // Why the lock first: containers are paused only once the store is ours, never while this
+    // process waits for another one's lock (that could take minutes). The engine lock is re-entrant.
+    return this.engine.withLock('commit ' + dot, () => this.commitLocked(dot, req));
+  }
+
+  private async commitLocked(dot: string, req: CommitRequest) {
     const { taken, thaw } = await this.hooks.freeze(dot);
     let thawed = false;
     const doThaw = async () => { if (!thawed) { thawed = true; await thaw(); } };
@@ -108,6 +114,13 @@ export class DotdeskService implements DotdeskApi {
 
   /** Runs `fn` with the dot's running containers stopped, restarting them afterwards whatever happens. */
   private async withStopped<T>(dot: string, fn: () => Promise<T>): Promise<{ result: T; restarted: string[]; docker: { reachable: boolean; message?: string } }> {
+    // Why under the lock: stop, switch and restart are one operation; another process's commit or
+    // checkout waits instead of interleaving. No deadlock: Docker's Mount/Get calls during the
+    // restart are answered lock-free by the volume driver (engine.workDir).
+    return this.engine.withLock('switch ' + dot, () => this.withStoppedLocked(dot, fn));
+  }
+
+  private async withStoppedLocked<T>(dot: string, fn: () => Promise<T>): Promise<{ result: T; restarted: string[]; docker: { reachable: boolean; message?: string } }> {
     const { restart, note } = await this.hooks.stop(dot, this.progress);
     let result: T;
     try {
