@@ -1,0 +1,77 @@
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { PackStore } from '../electron/engine/pack-store';
+import { atomicWrite, appendLine, readIfExists, mkdirp } from '../electron/engine/fsutil';
+import type { ObjectInfo } from '../electron/engine/objects';
+import type { Codec } from '../electron/engine/compress';
+import type { PackLoc } from '../electron/engine/pack-store';
+
+/** The object operations the hub needs from a dot's object store (PackStore on disk; S3 later). */
+export interface HubObjects {
+  has(id: string): boolean;
+  info(id: string): ObjectInfo | undefined;
+  get(id: string): Promise<Buffer>;
+  /** Stored (compressed) bytes, sent to clients as they are. */
+  readStored(id: string): Promise<{ loc: Pick<PackLoc, 'type' | 'codec' | 'size'>; bytes: Buffer }>;
+  /** Stores an already encoded object after verifying its hash. */
+  putEncoded(id: string, type: 'chunk' | 'tree' | 'commit', codec: Codec, size: number, bytes: Buffer): Promise<void>;
+  /** Makes every stored object durable. */
+  flush(): Promise<void>;
+}
+
+/** Where the hub keeps everything: its database document, each dot's objects and refs. */
+export interface HubStorage {
+  /** Reads the database document (users, keys, dots, collaborators), or undefined when new. */
+  readDb(): Promise<string | undefined>;
+  /** Replaces the database document atomically. */
+  writeDb(doc: string): Promise<void>;
+  /** The object store of one dot (created on first use). */
+  objects(owner: string, dot: string): Promise<HubObjects>;
+  /** Branch heads of a dot. */
+  refs(owner: string, dot: string): Promise<Record<string, string>>;
+  /** Sets a branch head (the caller holds the dot's mutex and has checked the old value). */
+  setRef(owner: string, dot: string, branch: string, id: string, log: { from: string | null; user: string }): Promise<void>;
+  /** Releases resources. */
+  close(): Promise<void>;
+}
+
+/** Embedded storage on local disk: DATA/db.json and DATA/dots/OWNER/DOT/{objects/packs,refs,reflog}. */
+export class DiskStorage implements HubStorage {
+  private stores = new Map<string, Promise<PackStore>>();
+  constructor(readonly root: string) {}
+
+  private dotDir(owner: string, dot: string): string { return path.join(this.root, 'dots', owner, dot); }
+
+  async readDb() { return readIfExists(path.join(this.root, 'db.json')); }
+  async writeDb(doc: string) { await mkdirp(this.root); await atomicWrite(path.join(this.root, 'db.json'), doc, 0o600); }
+
+  objects(owner: string, dot: string): Promise<HubObjects> {
+    const k = owner + '/' + dot;
+    let s = this.stores.get(k);
+    if (!s) { s = PackStore.open(path.join(this.dotDir(owner, dot), 'objects', 'packs'), { level: 3 }); this.stores.set(k, s); s.catch(() => this.stores.delete(k)); }
+    return s;
+  }
+
+  async refs(owner: string, dot: string): Promise<Record<string, string>> {
+    const dir = path.join(this.dotDir(owner, dot), 'refs');
+    const out: Record<string, string> = {};
+    for (const b of (await fsp.readdir(dir).catch(() => [] as string[])).filter((n) => !n.startsWith('.')).sort()) {
+      const v = ((await readIfExists(path.join(dir, b))) ?? '').trim();
+      if (/^[0-9a-f]{64}$/.test(v)) out[b] = v;
+    }
+    return out;
+  }
+
+  async setRef(owner: string, dot: string, branch: string, id: string, log: { from: string | null; user: string }) {
+    const dir = this.dotDir(owner, dot);
+    await mkdirp(path.join(dir, 'refs'));
+    // Why a reflog on the hub too: every head the hub ever had stays recoverable.
+    await appendLine(path.join(dir, 'reflog'), JSON.stringify({ time: new Date().toISOString(), branch, from: log.from, to: id, user: log.user }));
+    await atomicWrite(path.join(dir, 'refs', branch), id + '\n');
+  }
+
+  async close() {
+    for (const s of this.stores.values()) await (await s.catch(() => undefined))?.close().catch(() => {});
+    this.stores.clear();
+  }
+}
