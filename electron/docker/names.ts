@@ -21,6 +21,11 @@ export function parseVolumeName(name: unknown): VolumeRef {
   if (name.length > 129) {
     throw new DmError('INVALID_NAME', `Invalid volume name ${JSON.stringify(name.slice(0, 60) + '…')}: it is ${name.length} characters long (at most 64 for the dot and 64 for the subdot).`, 'Name volumes DOT.SUBDOT, for example myapp.db.');
   }
+  const bad = /[^A-Za-z0-9._-]/.exec(name);
+  if (bad) {
+    const ch = bad[0] === '\0' ? 'NUL' : /\s/.test(bad[0]) ? 'whitespace' : JSON.stringify(bad[0]);
+    throw new DmError('INVALID_NAME', `Invalid dm volume name ${JSON.stringify(name.length > 80 ? name.slice(0, 80) + '…' : name)}: it contains ${ch}; only letters, digits, "-", "_" and "." are allowed.`, 'Name volumes DOT.SUBDOT, for example myapp.db.');
+  }
   const i = name.indexOf('.');
   const dot = i < 0 ? name : name.slice(0, i);
   const subdot = i < 0 ? DEFAULT_SUBDOT : name.slice(i + 1);

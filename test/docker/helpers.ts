@@ -1,0 +1,58 @@
+/** Helpers shared by the Docker tests: protocol calls over a unix socket, commands, skips. */
+import * as http from 'node:http';
+import { spawnSync, execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
+const pexec = promisify(execFile);
+
+/** POSTs one plugin-protocol call to a unix socket; returns HTTP status and parsed JSON body. */
+export function pluginCall(socket: string, method: string, body?: unknown): Promise<{ status: number; json: any; contentType?: string }> {
+  return new Promise((resolve, reject) => {
+    const data = body === undefined ? '' : typeof body === 'string' ? body : JSON.stringify(body);
+    const req = http.request({ socketPath: socket, path: method, method: 'POST', headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(data) } }, (res) => {
+      const parts: Buffer[] = [];
+      res.on('data', (c) => parts.push(c));
+      res.on('end', () => {
+        const s = Buffer.concat(parts).toString('utf8');
+        let json: any;
+        try { json = JSON.parse(s); } catch { json = s; }
+        resolve({ status: res.statusCode ?? 0, json, contentType: res.headers['content-type'] });
+      });
+    });
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
+/** Why Docker tests cannot run here, or null when a daemon answers. */
+export function dockerSkipReason(): string | null {
+  const r = spawnSync('docker', ['info'], { stdio: 'ignore', timeout: 20_000 });
+  if (r.error) return 'docker is not installed (run scripts/ensure-docker.sh)';
+  if (r.status !== 0) return 'docker info failed: no Docker engine answers (run scripts/ensure-docker.sh)';
+  return null;
+}
+
+/** True when a local image exists. */
+export function hasImage(ref: string): boolean {
+  return spawnSync('docker', ['image', 'inspect', ref], { stdio: 'ignore', timeout: 20_000 }).status === 0;
+}
+
+/** Runs a command; resolves with stdout/stderr, rejects with both in the message. */
+export async function sh(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeout?: number } = {}): Promise<{ stdout: string; stderr: string }> {
+  try {
+    return await pexec(cmd, args, { env: opts.env ?? process.env, cwd: opts.cwd, timeout: opts.timeout ?? 120_000, maxBuffer: 32 << 20 });
+  } catch (e: any) {
+    throw new Error(`${cmd} ${args.join(' ')} failed (${e.code}): ${e.stderr ?? ''}${e.stdout ?? ''}`);
+  }
+}
+
+/** Waits until `fn` returns a truthy value (polling), or throws after `ms`. */
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 30_000, every = 200): Promise<T> {
+  const end = Date.now() + ms;
+  let last: unknown;
+  for (;;) {
+    try { const v = await fn(); if (v) return v; } catch (e) { last = e; }
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? ': ' + (last as Error).message : ''}`);
+    await new Promise((r) => setTimeout(r, every));
+  }
+}
