@@ -1,0 +1,53 @@
+import { API_METHODS } from '../contract/api';
+import type { DotdeskApi, DotdeskEvent } from '../contract/api';
+import { DmError, toErrorInfo } from '../contract/errors';
+import type { ErrorInfo } from '../contract/errors';
+
+/** One API method name. */
+export type ApiMethod = (typeof API_METHODS)[number];
+
+/** The reply envelope every transport carries (Electron IPC and HTTP alike). */
+export type Envelope<T = unknown> = { ok: true; result: T } | { ok: false; error: ErrorInfo };
+
+/** Operations that can take long: the shells announce their end (toast, native notification). */
+export const LONG_OPS: readonly ApiMethod[] = ['commit', 'checkout', 'reset', 'undo', 'verify', 'gc', 'createBranch', 'deleteDot'];
+
+const METHOD_SET = new Set<string>(API_METHODS);
+/** Most arguments any method takes (a guard against junk payloads). */
+const MAX_ARGS = 4;
+
+/** True when `name` is a method of the contract. */
+export function isApiMethod(name: unknown): name is ApiMethod {
+  return typeof name === 'string' && METHOD_SET.has(name);
+}
+
+/**
+ * Calls one contract method with untrusted arguments and returns the envelope (never throws).
+ * `emit` receives a 'done' event when a long operation ends, so UIs can announce it.
+ */
+export async function dispatch(api: DotdeskApi, method: unknown, args: unknown, emit?: (e: DotdeskEvent) => void): Promise<Envelope> {
+  if (!isApiMethod(method)) return { ok: false, error: { code: 'NOT_FOUND', message: `Unknown API method ${JSON.stringify(String(method)).slice(0, 80)}.`, hint: 'See electron/contract/api.ts for the methods.' } };
+  if (args === undefined) args = [];
+  if (!Array.isArray(args) || args.length > MAX_ARGS) {
+    return { ok: false, error: { code: 'INVALID_ARGUMENT', message: `Arguments of ${method} must be a JSON array of at most ${MAX_ARGS} values.`, hint: 'Send {"args":[...]}.' } };
+  }
+  const long = LONG_OPS.includes(method);
+  const started = Date.now();
+  try {
+    const fn = (api as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[method];
+    if (typeof fn !== 'function') throw new DmError('INTERNAL', `The service does not implement ${method}.`);
+    const result = await fn.apply(api, args);
+    if (long) emit?.({ type: 'done', op: method, ok: true, message: doneMessage(method, args, Date.now() - started) });
+    // Why normalise undefined: JSON has no undefined, and every transport must return the same shape.
+    return { ok: true, result: result === undefined ? null : result };
+  } catch (e) {
+    const error = toErrorInfo(e);
+    if (long) emit?.({ type: 'done', op: method, ok: false, message: error.message, error });
+    return { ok: false, error };
+  }
+}
+
+function doneMessage(method: string, args: unknown[], ms: number): string {
+  const dot = typeof args[0] === 'string' ? ` ${args[0]}` : '';
+  return `${method}${dot} finished in ${(ms / 1000).toFixed(1)} s`;
+}

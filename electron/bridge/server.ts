@@ -1,0 +1,237 @@
+import * as http from 'node:http';
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import type { EventEmitter } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import type { DotdeskApi, DotdeskEvent } from '../contract/api';
+import type { ErrorInfo } from '../contract/errors';
+import { dispatch, isApiMethod } from './dispatch';
+import { acceptUpgrade, WebSocketConn } from './websocket';
+import { watchStore, StoreWatcher } from './watch';
+
+/** Largest request body the bridge accepts. */
+export const MAX_BODY = 1024 * 1024;
+
+/** What the bridge serves: the contract, plus (optionally) the service's event emitter and store home. */
+export type BridgeTarget = DotdeskApi & { events?: EventEmitter; engine?: { home: string } };
+
+/** Options of startBridge. */
+export interface BridgeOptions {
+  /** TCP port (0 or unset: a free one). */
+  port?: number;
+  /** Interface to bind; 127.0.0.1 unless you know why (the token is the only protection). */
+  host?: string;
+  /** The access token (default: 32 random bytes, hex). */
+  token?: string;
+  /** The built renderer (default: renderer/dist of this package). */
+  staticDir?: string;
+  /** Store directory to watch for changes by other processes (default: the service's engine home; false: off). */
+  watchHome?: string | false;
+  /** Writes `<home>/bridge.json` (url, token, pid; mode 0600) so the CLI and the app can attach. */
+  advertise?: boolean;
+}
+
+/** A running bridge. */
+export interface Bridge {
+  /** Full URL to open, with the token in the fragment (never sent to servers or logs). */
+  url: string;
+  /** http://host:port */
+  origin: string;
+  token: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Default location of the built renderer. */
+export function defaultStaticDir(): string {
+  return path.resolve(__dirname, '..', '..', '..', 'renderer', 'dist');
+}
+
+/** Where a store advertises its running bridge. */
+export function advertFile(home: string): string { return path.join(home, 'bridge.json'); }
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8', '.json': 'application/json', '.svg': 'image/svg+xml', '.png': 'image/png',
+  '.ico': 'image/x-icon', '.woff2': 'font/woff2', '.map': 'application/json', '.txt': 'text/plain; charset=utf-8',
+};
+
+const STATUS_OF: Partial<Record<ErrorInfo['code'], number>> = {
+  AUTH_FAILED: 401, FORBIDDEN: 403, NOT_FOUND: 404, TOO_LARGE: 413, INVALID_ARGUMENT: 400,
+};
+
+function isLoopback(host: string): boolean {
+  return host === '127.0.0.1' || host === 'localhost' || host === '::1';
+}
+
+/**
+ * Starts the web bridge: the DotdeskApi over HTTP (POST /api/<method> {args:[...]}) and events
+ * over a WebSocket (/api/events), both behind a random token, plus the built renderer.
+ */
+export async function startBridge(service: BridgeTarget, opts: BridgeOptions = {}): Promise<Bridge> {
+  const host = opts.host ?? '127.0.0.1';
+  const token = opts.token ?? randomBytes(32).toString('hex');
+  const tokenBuf = Buffer.from(token);
+  const staticDir = path.resolve(opts.staticDir ?? defaultStaticDir());
+  const sockets = new Set<WebSocketConn>();
+  let port = 0;
+
+  const broadcast = (e: DotdeskEvent) => {
+    const msg = JSON.stringify(e);
+    for (const s of sockets) s.send(msg);
+  };
+  const onEvent = (e: DotdeskEvent) => broadcast(e);
+  service.events?.on('event', onEvent);
+
+  const tokenOk = (given: string | null | undefined): boolean => {
+    if (!given) return false;
+    const b = Buffer.from(given);
+    // Why constant time: the token is the only secret between the page and the store.
+    return b.length === tokenBuf.length && timingSafeEqual(b, tokenBuf);
+  };
+  const tokenOf = (req: http.IncomingMessage, u: URL): string | null => {
+    const auth = req.headers.authorization;
+    if (typeof auth === 'string' && auth.startsWith('Bearer ')) return auth.slice(7).trim();
+    const h = req.headers['x-dotdesk-token'];
+    if (typeof h === 'string') return h;
+    return u.searchParams.get('token');
+  };
+  // Why check Host: a page on another site could resolve its own name to 127.0.0.1 (DNS
+  // rebinding); only our own names are accepted when bound to loopback.
+  const hostOk = (req: http.IncomingMessage): boolean => {
+    if (!isLoopback(host)) return true;
+    const h = String(req.headers.host ?? '');
+    return [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`].includes(h);
+  };
+  const originOk = (req: http.IncomingMessage): boolean => {
+    const o = req.headers.origin;
+    if (!o) return true;
+    if (!isLoopback(host)) return true;
+    return [`http://127.0.0.1:${port}`, `http://localhost:${port}`, `http://[::1]:${port}`].includes(o);
+  };
+
+  const sendJson = (res: http.ServerResponse, status: number, body: unknown) => {
+    const data = JSON.stringify(body);
+    res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' });
+    res.end(data);
+  };
+  const sendError = (res: http.ServerResponse, status: number, error: ErrorInfo) => sendJson(res, status, { ok: false, error });
+
+  const csp = () => [
+    "default-src 'self'", "script-src 'self'", "style-src 'self' 'unsafe-inline'", "img-src 'self' data:", "font-src 'self'",
+    `connect-src 'self' ws://127.0.0.1:${port} ws://localhost:${port}`, "object-src 'none'", "base-uri 'none'", "form-action 'none'", "frame-ancestors 'none'",
+  ].join('; ');
+
+  const serveStatic = async (req: http.IncomingMessage, res: http.ServerResponse, u: URL) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') { sendError(res, 405, { code: 'INVALID_ARGUMENT', message: 'Only GET is served here.' }); return; }
+    let rel: string;
+    try { rel = decodeURIComponent(u.pathname); } catch { sendError(res, 400, { code: 'INVALID_ARGUMENT', message: 'Bad path.' }); return; }
+    if (rel.endsWith('/')) rel += 'index.html';
+    const file = path.resolve(staticDir, '.' + path.posix.normalize(rel));
+    if (file !== staticDir && !file.startsWith(staticDir + path.sep)) { sendError(res, 403, { code: 'UNSAFE_PATH', message: 'Path outside the app.' }); return; }
+    let data: Buffer;
+    let served = file;
+    try { data = await fsp.readFile(file); } catch {
+      // Single-page app: unknown paths without an extension get the index page.
+      if (path.extname(file) && path.basename(file) !== 'index.html') { sendError(res, 404, { code: 'NOT_FOUND', message: `No file ${rel}.` }); return; }
+      served = path.join(staticDir, 'index.html');
+      try { data = await fsp.readFile(served); } catch {
+        res.writeHead(503, { 'Content-Type': 'text/html; charset=utf-8', 'Content-Security-Policy': csp() });
+        res.end('<!doctype html><title>Dotdesk</title><h1>The Dotdesk UI is not built</h1><p>Run <code>npm run build</code> (or <code>npm run build:renderer</code>) and reload.</p>');
+        return;
+      }
+    }
+    res.writeHead(200, {
+      'Content-Type': TYPES[path.extname(served)] ?? 'application/octet-stream',
+      'Content-Security-Policy': csp(), 'X-Content-Type-Options': 'nosniff', 'Referrer-Policy': 'no-referrer', 'X-Frame-Options': 'DENY',
+      'Cache-Control': served.endsWith('index.html') ? 'no-store' : 'max-age=3600',
+    });
+    res.end(req.method === 'HEAD' ? undefined : data);
+  };
+
+  const readBody = (req: http.IncomingMessage): Promise<Buffer | null> => new Promise((resolve, reject) => {
+    const len = Number(req.headers['content-length'] ?? 0);
+    if (len > MAX_BODY) { resolve(null); req.resume(); return; }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY) { resolve(null); req.destroy(); return; }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+
+  const handleApi = async (req: http.IncomingMessage, res: http.ServerResponse, u: URL) => {
+    if (!tokenOk(tokenOf(req, u))) { sendError(res, 401, { code: 'AUTH_FAILED', message: 'Missing or wrong bridge token.', hint: 'Open the URL printed by "dm serve --ui" (it carries the token).' }); return; }
+    if (!originOk(req)) { sendError(res, 403, { code: 'FORBIDDEN', message: 'Requests from other origins are refused.' }); return; }
+    const method = u.pathname.slice('/api/'.length);
+    if (method === 'methods' && req.method === 'GET') { sendJson(res, 200, { ok: true, result: (await import('../contract/api')).API_METHODS }); return; }
+    if (!isApiMethod(method)) { sendError(res, 404, { code: 'NOT_FOUND', message: `Unknown API method "${method.slice(0, 80)}".`, hint: 'See electron/contract/api.ts for the methods.' }); return; }
+    if (req.method !== 'POST') { sendError(res, 405, { code: 'INVALID_ARGUMENT', message: 'API calls use POST.' }); return; }
+    const body = await readBody(req);
+    if (body === null) { sendError(res, 413, { code: 'TOO_LARGE', message: `The request is larger than ${MAX_BODY} bytes.`, hint: 'Send smaller arguments.' }); return; }
+    let parsed: unknown;
+    try { parsed = body.length ? JSON.parse(body.toString('utf8')) : {}; } catch (e) {
+      sendError(res, 400, { code: 'INVALID_ARGUMENT', message: `The request body is not valid JSON: ${(e as Error).message}`, hint: 'Send {"args":[...]}.' }); return;
+    }
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) { sendError(res, 400, { code: 'INVALID_ARGUMENT', message: 'The request body must be a JSON object.', hint: 'Send {"args":[...]}.' }); return; }
+    const env = await dispatch(service, method, (parsed as { args?: unknown }).args, broadcast);
+    if (env.ok) sendJson(res, 200, env);
+    else sendJson(res, STATUS_OF[env.error.code] ?? (env.error.code === 'INVALID_NAME' ? 400 : env.error.code === 'INTERNAL' ? 500 : 422), env);
+  };
+
+  const server = http.createServer((req, res) => {
+    const u = new URL(req.url ?? '/', 'http://x');
+    if (!hostOk(req)) { sendError(res, 421, { code: 'FORBIDDEN', message: 'Unexpected Host header.', hint: `Use http://127.0.0.1:${port}/.` }); return; }
+    const p = u.pathname === '/api' || u.pathname.startsWith('/api/') ? handleApi(req, res, u) : serveStatic(req, res, u);
+    p.catch((e) => { if (!res.headersSent) sendError(res, 500, { code: 'INTERNAL', message: String((e as Error)?.message ?? e) }); else res.destroy(); });
+  });
+  server.on('upgrade', (req, socket) => {
+    const u = new URL(req.url ?? '/', 'http://x');
+    const refuse = (status: number, code: string) => socket.end(`HTTP/1.1 ${status} ${code}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${JSON.stringify({ ok: false, error: { code, message: code === 'AUTH_FAILED' ? 'Missing or wrong bridge token.' : 'Refused.' } })}`);
+    if (u.pathname !== '/api/events') { refuse(404, 'NOT_FOUND'); return; }
+    if (!hostOk(req) || !originOk(req)) { refuse(403, 'FORBIDDEN'); return; }
+    if (!tokenOk(tokenOf(req, u))) { refuse(401, 'AUTH_FAILED'); return; }
+    const ws = acceptUpgrade(req, socket);
+    if (!ws) return;
+    sockets.add(ws);
+    ws.on('close', () => sockets.delete(ws));
+    ws.send(JSON.stringify({ type: 'changed', reason: 'connected' } satisfies DotdeskEvent));
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, host, () => { server.off('error', reject); resolve(); });
+  });
+  port = (server.address() as AddressInfo).port;
+  const shownHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
+  const origin = `http://${shownHost}:${port}`;
+  const url = `${origin}/#token=${token}`;
+
+  const home = opts.watchHome === false ? undefined : opts.watchHome ?? service.engine?.home;
+  let watcher: StoreWatcher | undefined;
+  if (home) watcher = watchStore(home, (reason) => broadcast({ type: 'changed', reason }));
+  const ping = setInterval(() => { for (const s of sockets) s.ping(); }, 30_000);
+  ping.unref();
+
+  let advertised: string | undefined;
+  if (opts.advertise && home) {
+    advertised = advertFile(home);
+    await fsp.writeFile(advertised, JSON.stringify({ url, origin, token, pid: process.pid }) + '\n', { mode: 0o600 });
+  }
+
+  return {
+    url, origin, token, port,
+    close: async () => {
+      watcher?.close();
+      clearInterval(ping);
+      service.events?.off('event', onEvent);
+      for (const s of sockets) s.close(1001);
+      if (advertised) await fsp.rm(advertised, { force: true }).catch(() => {});
+      await new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections?.(); });
+    },
+  };
+}

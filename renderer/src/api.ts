@@ -1,0 +1,146 @@
+// The ONLY module of the renderer that talks to the outside world: the Electron preload
+// (window.dotdesk) when present, otherwise the web bridge (fetch + WebSocket with the token
+// from the URL fragment). Everything else uses `api`, `onEvent` and `onConnection`.
+import type { DotdeskApi, DotdeskEvent } from '../../electron/contract/api';
+import type { ErrorInfo } from '../../electron/contract/errors';
+
+/** The envelope both transports return. */
+type Envelope = { ok: true; result: unknown } | { ok: false; error: ErrorInfo };
+
+/** What the Electron preload exposes (see electron/preload/preload.ts). */
+interface PreloadBridge {
+  onEvent(cb: (e: DotdeskEvent) => void): () => void;
+  onMenu?(cb: (action: string) => void): () => void;
+  [method: string]: unknown;
+}
+
+declare global {
+  interface Window { dotdesk?: PreloadBridge }
+}
+
+/** An error from the service, with its stable code and a hint saying what to do. */
+export class ApiError extends Error {
+  readonly code: string;
+  readonly hint?: string;
+  constructor(info: { code: string; message: string; hint?: string }) {
+    super(info.message);
+    this.name = 'ApiError';
+    this.code = info.code;
+    this.hint = info.hint;
+  }
+}
+
+/** The state of the link to the service. */
+export type Connection = 'connecting' | 'online' | 'offline' | 'unauthorized';
+
+interface Transport {
+  kind: 'electron' | 'bridge';
+  call(method: string, args: unknown[]): Promise<unknown>;
+  start(onEvent: (e: DotdeskEvent) => void, onConn: (c: Connection) => void, onMenu: (a: string) => void): void;
+}
+
+function unwrap(env: Envelope): unknown {
+  if (env && env.ok) return env.result;
+  throw new ApiError(env && !env.ok && env.error ? env.error : { code: 'INTERNAL', message: 'The service gave no answer.' });
+}
+
+function electronTransport(bridge: PreloadBridge): Transport {
+  return {
+    kind: 'electron',
+    async call(method, args) {
+      const fn = bridge[method];
+      if (typeof fn !== 'function') throw new ApiError({ code: 'NOT_FOUND', message: `The app does not offer "${method}".`, hint: 'Update Dotdesk.' });
+      return unwrap(await (fn as (...a: unknown[]) => Promise<Envelope>)(...args));
+    },
+    start(onEvent, onConn, onMenu) {
+      bridge.onEvent(onEvent);
+      bridge.onMenu?.(onMenu);
+      onConn('online');
+    },
+  };
+}
+
+/** Reads the token from #token=… once, keeps it for reloads of this tab and hides it from the address bar. */
+function takeToken(): string {
+  const fromHash = new URLSearchParams(location.hash.replace(/^#/, '')).get('token');
+  if (fromHash) {
+    sessionStorage.setItem('dotdesk-token', fromHash);
+    history.replaceState(null, '', location.pathname + location.search);
+    return fromHash;
+  }
+  return sessionStorage.getItem('dotdesk-token') ?? '';
+}
+
+function bridgeTransport(): Transport {
+  const token = takeToken();
+  let conn: (c: Connection) => void = () => {};
+  return {
+    kind: 'bridge',
+    async call(method, args) {
+      while (args.length && args[args.length - 1] === undefined) args = args.slice(0, -1);
+      let res: Response;
+      try {
+        res = await fetch(`./api/${method}`, { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` }, body: JSON.stringify({ args }) });
+      } catch {
+        conn('offline');
+        throw new ApiError({ code: 'REMOTE_UNREACHABLE', message: 'Dotdesk is not answering.', hint: 'Is "dm serve" (or npm start) still running? Start it again, then retry.' });
+      }
+      if (res.status === 401) conn('unauthorized');
+      let env: Envelope;
+      try { env = (await res.json()) as Envelope; } catch {
+        throw new ApiError({ code: 'INTERNAL', message: `Dotdesk answered HTTP ${res.status} without details.` });
+      }
+      return unwrap(env);
+    },
+    start(onEvent, onConn) {
+      conn = onConn;
+      let delay = 500;
+      const open = () => {
+        onConn('connecting');
+        const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+        const ws = new WebSocket(`${proto}//${location.host}/api/events?token=${encodeURIComponent(token)}`);
+        ws.onopen = () => { delay = 500; onConn('online'); };
+        ws.onmessage = (m) => { try { onEvent(JSON.parse(String(m.data)) as DotdeskEvent); } catch { /* ignore junk */ } };
+        ws.onclose = () => {
+          onConn(token ? 'offline' : 'unauthorized');
+          setTimeout(open, delay);
+          delay = Math.min(delay * 2, 5000);
+        };
+      };
+      open();
+    },
+  };
+}
+
+const transport: Transport = typeof window !== 'undefined' && window.dotdesk ? electronTransport(window.dotdesk) : bridgeTransport();
+
+/** Which shell the UI runs in. */
+export const shell = transport.kind;
+
+/** The service, whatever the transport. Calls reject with ApiError. */
+export const api: DotdeskApi = new Proxy({} as DotdeskApi, {
+  get: (_t, method: string) => (...args: unknown[]) => transport.call(method, args),
+});
+
+type Listener<T> = (v: T) => void;
+const eventListeners = new Set<Listener<DotdeskEvent>>();
+const connListeners = new Set<Listener<Connection>>();
+const menuListeners = new Set<Listener<string>>();
+let started = false;
+
+function start() {
+  if (started) return;
+  started = true;
+  transport.start(
+    (e) => eventListeners.forEach((l) => l(e)),
+    (c) => connListeners.forEach((l) => l(c)),
+    (a) => menuListeners.forEach((l) => l(a)),
+  );
+}
+
+/** Subscribes to service events (progress, changed, done). */
+export function onEvent(l: Listener<DotdeskEvent>): () => void { eventListeners.add(l); start(); return () => eventListeners.delete(l); }
+/** Subscribes to the connection state. */
+export function onConnection(l: Listener<Connection>): () => void { connListeners.add(l); start(); return () => connListeners.delete(l); }
+/** Subscribes to app-menu commands (Electron only). */
+export function onMenu(l: Listener<string>): () => void { menuListeners.add(l); start(); return () => menuListeners.delete(l); }

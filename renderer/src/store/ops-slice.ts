@@ -1,0 +1,131 @@
+import { api } from '../api';
+import { toUiError } from './errors';
+import type { OpsSlice, Slice, UiError } from './types';
+
+let nextToast = 1;
+
+/** Operations: one at a time, with progress, toasts (with Undo) and dialogs. */
+export const opsSlice: Slice<OpsSlice> = (set, get) => {
+  const dotOrThrow = () => {
+    const d = get().selected;
+    if (!d) throw new Error('No dot is selected.');
+    return d;
+  };
+  const after = async () => { await get().refreshAll(); };
+  const done = (r: { ok: true } | { ok: false; error: UiError }): UiError | null => (r.ok ? null : r.error);
+
+  return {
+    busy: null,
+    progress: null,
+    toasts: [],
+    dialog: null,
+    connection: 'connecting',
+    openDialog(dialog) { set({ dialog }); },
+    toast(t) {
+      const id = nextToast++;
+      set({ toasts: [...get().toasts.slice(-3), { ...t, id }] });
+      // Why errors stay: they carry what to do next; success fades after a while.
+      if (t.kind !== 'error') setTimeout(() => get().dismissToast(id), t.undoDot ? 12_000 : 6_000);
+    },
+    dismissToast(id) { set({ toasts: get().toasts.filter((t) => t.id !== id) }); },
+    setConnection(connection) { set({ connection }); },
+    setProgress(progress) { set({ progress }); },
+    async refreshAll() {
+      try {
+        await get().refreshDots();
+        await get().loadDot();
+      } catch (e) {
+        set({ dotError: toUiError(e) });
+      }
+    },
+    async run(op, label, fn) {
+      if (get().busy) return { ok: false, error: { code: 'CANCELLED', message: `Wait: ${get().busy!.label}`, hint: 'One operation runs at a time.' } };
+      set({ busy: { op, label }, progress: null });
+      try {
+        const value = await fn();
+        return { ok: true, value };
+      } catch (e) {
+        return { ok: false, error: toUiError(e) };
+      } finally {
+        set({ busy: null, progress: null });
+      }
+    },
+    async createDot(name) {
+      const r = await get().run('createDot', `Creating ${name}…`, () => api.createDot(name));
+      if (r.ok) {
+        get().toast({ kind: 'success', title: `Created dot ${name}` });
+        await after();
+        get().selectDot(name);
+      }
+      return done(r);
+    },
+    async commit(message, metadata) {
+      const dot = dotOrThrow();
+      const r = await get().run('commit', `Committing ${dot}…`, () => api.commit(dot, { message, metadata }));
+      if (r.ok) {
+        get().toast({ kind: 'success', title: `Committed ${r.value.shortId}`, body: r.value.message.split('\n')[0], undoDot: dot });
+        await after();
+      }
+      return done(r);
+    },
+    async checkout(branch) {
+      const dot = dotOrThrow();
+      const r = await get().run('checkout', `Switching to ${branch}…`, () => api.checkout(dot, branch));
+      if (r.ok) {
+        const rep = r.value;
+        const body = rep.restarted.length ? `Restarted ${rep.restarted.join(', ')}.` : rep.docker.message && rep.docker.reachable === false ? rep.docker.message : undefined;
+        get().toast({ kind: 'success', title: `Switched to ${branch}`, body, undoDot: dot });
+        set({ selectedCommit: null, commitDiff: null });
+        await after();
+      }
+      return done(r);
+    },
+    async createBranch(name, from, switchTo) {
+      const dot = dotOrThrow();
+      const r = await get().run('createBranch', `Creating branch ${name}…`, async () => {
+        if (switchTo) await api.checkout(dot, name, { create: true, from });
+        else await api.createBranch(dot, name, from);
+      });
+      if (r.ok) {
+        get().toast({ kind: 'success', title: switchTo ? `Created and switched to ${name}` : `Created branch ${name}`, undoDot: switchTo ? dot : undefined });
+        await after();
+      }
+      return done(r);
+    },
+    async reset(commit, force) {
+      const dot = dotOrThrow();
+      const r = await get().run('reset', 'Resetting…', () => api.reset(dot, commit, { force }));
+      if (r.ok) {
+        get().toast({ kind: 'success', title: `Reset ${r.value.branch} to ${r.value.to.slice(0, 12)}`, body: r.value.restarted.length ? `Restarted ${r.value.restarted.join(', ')}.` : undefined, undoDot: dot });
+        set({ selectedCommit: null, commitDiff: null });
+        await after();
+      }
+      return done(r);
+    },
+    async deleteDot(dot) {
+      const r = await get().run('deleteDot', `Deleting ${dot}…`, () => api.deleteDot(dot));
+      if (r.ok) {
+        get().toast({ kind: 'success', title: `Deleted dot ${dot}`, body: 'Its data is in the trash until you empty it.', undoDot: dot });
+        await after();
+      }
+      return done(r);
+    },
+    async deleteBranch(branch) {
+      const dot = dotOrThrow();
+      const r = await get().run('deleteBranch', `Deleting branch ${branch}…`, () => api.deleteBranch(dot, branch));
+      if (r.ok) {
+        get().toast({ kind: 'success', title: `Deleted branch ${branch}`, undoDot: dot });
+        await after();
+      }
+      return done(r);
+    },
+    async undo(dot) {
+      const r = await get().run('undo', 'Undoing…', () => api.undo(dot));
+      if (r.ok) {
+        get().toast({ kind: 'info', title: 'Undone', body: r.value.summary });
+        await after();
+        if (r.value.op === 'dot-delete') get().selectDot(r.value.dot);
+      } else get().toast({ kind: 'error', title: 'Could not undo', error: r.error });
+    },
+  };
+};
