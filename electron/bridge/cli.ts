@@ -2,7 +2,7 @@
 // `node dist/electron/bridge/cli.js [--port N] [--host H] [--token T] [--static DIR] [--json]`:
 // opens the store (DM_HOME) and serves the UI + API on 127.0.0.1. Used by `npm start` where no
 // Electron binary exists, and by the e2e fixture. Prints the URL (with its token) on stdout.
-import { DotdeskService } from '../service/service';
+import { createService } from '../service/create';
 import { toErrorInfo } from '../contract/errors';
 import { startBridge } from './server';
 
@@ -13,7 +13,7 @@ function opt(argv: string[], name: string): string | undefined {
 
 /** Runs the bridge until SIGINT/SIGTERM. */
 export async function main(argv: string[]): Promise<void> {
-  const service = await DotdeskService.open();
+  const service = await createService();
   const bridge = await startBridge(service, {
     port: Number(opt(argv, '--port') ?? process.env.DM_BRIDGE_PORT ?? 0),
     host: opt(argv, '--host') ?? '127.0.0.1',

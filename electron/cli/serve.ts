@@ -5,6 +5,7 @@ import { PluginServer, defaultPluginSocket, PluginLogEntry } from '../docker/plu
 import { onInterrupt } from '../docker/signals';
 import { has, val } from './args';
 import type { Command } from './commands';
+import { bridgeServeExtension } from '../bridge/serve-extension';
 
 /** What a serve extension (e.g. the web bridge of issue 4) gets. */
 export interface ServeContext { service: DotdeskService; log: (s: string) => void; options: Record<string, string | boolean | undefined> }
@@ -14,7 +15,7 @@ export interface ServeExtensionHandle { describe?: string; close(): Promise<void
 export type ServeExtension = (ctx: ServeContext) => Promise<ServeExtensionHandle | undefined>;
 
 /** Extensions every `dm serve` starts (other layers push here, e.g. the web bridge). */
-export const serveExtensions: ServeExtension[] = [];
+export const serveExtensions: ServeExtension[] = [bridgeServeExtension];
 
 /** Options of startServe. */
 export interface ServeOptions {
@@ -72,10 +73,10 @@ export const SERVE_VALUED = ['socket'];
 /** `dm serve`: the long-running process behind Docker's `driver: dm`. */
 export const serveCommands: Record<string, Command> = {
   async serve(ctx, p) {
-    if (p.words.length) throw new DmError('INVALID_ARGUMENT', `dm serve takes no arguments (got "${p.words[0]}").`, 'Usage: dm serve [--socket PATH] [-v]');
+    if (p.words.length) throw new DmError('INVALID_ARGUMENT', `dm serve takes no arguments (got "${p.words[0]}").`, 'Usage: dm serve [--socket PATH] [-v] [--ui [--port N]]');
     const service = ctx.api instanceof DotdeskService ? ctx.api : await createService();
     const socket = val(p, 'socket') ?? defaultPluginSocket();
-    const running = await startServe({ service, socket, verbose: has(p, 'v', 'verbose'), log: ctx.err, options: { port: val(p, 'port'), host: val(p, 'host') } });
+    const running = await startServe({ service, socket, verbose: has(p, 'v', 'verbose'), log: ctx.err, options: { port: val(p, 'port'), host: val(p, 'host'), ui: has(p, 'ui') } });
     ctx.out(`dm serve: volume driver "dm" listening on ${running.socket} (store ${service.engine.home}).`);
     for (const h of running.extensions) if (h.describe) ctx.out(`dm serve: ${h.describe}`);
     ctx.out('dm serve: press Ctrl-C to stop.');
