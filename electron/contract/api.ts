@@ -1,5 +1,7 @@
 import type { BranchInfo, CommitInfo, DiffResult, DotDetails, DotSummary, GcReport, OpEntry, ProgressEvent, VerifyReport } from './models';
 import type { ErrorInfo } from './errors';
+import type { RemoteInfo, RemoteDotInfo, TransferReport, RemoteBranchStatus, BundleInfo, ImportReport } from './remote';
+export type { RemoteInfo, RemoteDotInfo, TransferReport, RemoteBranchStatus, BundleInfo, ImportReport } from './remote';
 
 /** Result of a checkout, with the containers that were restarted. */
 export interface CheckoutReport { dot: string; from: string; to: string; created: boolean; head: string | null; restarted: string[]; docker: DockerNote }
@@ -57,12 +59,46 @@ export interface DotdeskApi {
   gc(opts?: { emptyTrash?: boolean }): Promise<GcReport>;
   /** Working directory of a subdot of the current branch (created if missing). */
   subdotPath(dot: string, subdot: string): Promise<string>;
+
+  // ---- remotes, push / pull / clone, bundles (issue 5) ----
+  /** Configured hubs (keys are never returned). */
+  remotes(): Promise<RemoteInfo[]>;
+  /** Adds a hub after checking the API key against it; stores it readable only by the user. */
+  addRemote(name: string, spec: string, apiKey: string): Promise<RemoteInfo>;
+  /** Forgets a hub. */
+  removeRemote(name: string): Promise<void>;
+  /** Makes a hub the default one. */
+  switchRemote(name: string): Promise<void>;
+  /** Dots the user can see on a hub. */
+  remoteDots(remote: string): Promise<RemoteDotInfo[]>;
+  /** Gives a hub user read or write access to a dot (none removes it). */
+  shareDot(remote: string, dotPath: string, user: string, access: 'read' | 'write' | 'none'): Promise<RemoteDotInfo>;
+  /** Makes a hub dot public or private. */
+  setDotPublic(remote: string, dotPath: string, isPublic: boolean): Promise<RemoteDotInfo>;
+  /** Pushes a branch (only what the hub lacks); fast-forward only. */
+  push(remote: string, dot: string, branch?: string, opts?: { stashOnDivergence?: boolean; remoteDot?: string }): Promise<TransferReport>;
+  /** Pulls a branch; stops/restarts containers when it is the current branch; never drops uncommitted work silently. */
+  pull(remote: string, dot: string, branch?: string, opts?: { force?: boolean; stashOnDivergence?: boolean; remoteDot?: string }): Promise<TransferReport>;
+  /** Clones OWNER/DOT from a hub into a new local dot. */
+  clone(remote: string, dotPath: string, opts?: { branch?: string; localName?: string }): Promise<TransferReport>;
+  /** Ahead/behind counts of a branch against the hub. */
+  remoteStatus(remote: string, dot: string, branch?: string): Promise<RemoteBranchStatus>;
+  /** The hub page of a commit or branch (the link to share). */
+  remoteLink(remote: string, dot: string, ref?: string): Promise<string>;
+  /** Writes a bundle file with a commit or branch and everything it needs. */
+  exportBundle(dot: string, ref: string | undefined, file: string): Promise<BundleInfo>;
+  /** Reads what a bundle holds without importing it. */
+  inspectBundle(file: string): Promise<BundleInfo>;
+  /** Imports a bundle as a new branch (never overwriting one); checks everything first. */
+  importBundle(file: string, opts?: { dot?: string; branch?: string }): Promise<ImportReport>;
 }
 
 /** The method names of DotdeskApi, at run time: every transport wires exactly these. */
 export const API_METHODS = [
   'listDots', 'showDot', 'createDot', 'deleteDot', 'switchDot', 'currentDot', 'commit', 'log', 'showCommit', 'branches',
   'createBranch', 'deleteBranch', 'checkout', 'reset', 'undo', 'operations', 'status', 'diff', 'verify', 'gc', 'subdotPath',
+  'remotes', 'addRemote', 'removeRemote', 'switchRemote', 'remoteDots', 'shareDot', 'setDotPublic', 'push', 'pull', 'clone',
+  'remoteStatus', 'remoteLink', 'exportBundle', 'inspectBundle', 'importBundle',
 ] as const satisfies readonly (keyof DotdeskApi)[];
 
 /** Compile-time check that API_METHODS lists every method of DotdeskApi. */

@@ -4,6 +4,7 @@ import { validateName } from '../contract/names';
 import type { DotdeskApi, DotdeskEvent, CheckoutReport, ResetReport, CommitRequest } from '../contract/api';
 import type { ProgressEvent } from '../contract/models';
 import * as E from '../engine';
+import { RemoteService } from '../remote/remote-service';
 
 /** Hooks the Docker layer plugs into the service (the engine knows nothing of Docker). */
 export interface ContainerHooks {
@@ -174,4 +175,26 @@ export class DotdeskService implements DotdeskApi {
     validateName('subdot', subdot);
     return this.engine.workDir(dot, subdot, { create: true });
   }
+
+  // ---- remotes and bundles (issue 5): implemented in electron/remote ----
+  private remoteSvc?: RemoteService;
+  /** The remote part of the service (pull into a current branch stops containers through withStopped). */
+  get remote(): RemoteService {
+    return (this.remoteSvc ??= new RemoteService(this.engine, this.progress, (dot, fn) => this.withStopped(dot, fn), (dot, reason) => this.changed(dot, reason)));
+  }
+  async remotes() { return this.remote.remotes(); }
+  async addRemote(name: string, spec: string, apiKey: string) { return this.remote.addRemote(name, spec, apiKey); }
+  async removeRemote(name: string) { return this.remote.removeRemote(name); }
+  async switchRemote(name: string) { return this.remote.switchRemote(name); }
+  async remoteDots(remote: string) { return this.remote.remoteDots(remote); }
+  async shareDot(remote: string, dotPath: string, user: string, access: 'read' | 'write' | 'none') { return this.remote.shareDot(remote, dotPath, user, access); }
+  async setDotPublic(remote: string, dotPath: string, isPublic: boolean) { return this.remote.setDotPublic(remote, dotPath, isPublic); }
+  async push(remote: string, dot: string, branch?: string, opts?: { stashOnDivergence?: boolean; remoteDot?: string }) { return this.remote.push(remote, dot, branch, opts); }
+  async pull(remote: string, dot: string, branch?: string, opts?: { force?: boolean; stashOnDivergence?: boolean; remoteDot?: string }) { return this.remote.pull(remote, dot, branch, opts); }
+  async clone(remote: string, dotPath: string, opts?: { branch?: string; localName?: string }) { return this.remote.clone(remote, dotPath, opts); }
+  async remoteStatus(remote: string, dot: string, branch?: string) { return this.remote.remoteStatus(remote, dot, branch); }
+  async remoteLink(remote: string, dot: string, ref?: string) { return this.remote.remoteLink(remote, dot, ref); }
+  async exportBundle(dot: string, ref: string | undefined, file: string) { return this.remote.exportBundle(dot, ref, file); }
+  async inspectBundle(file: string) { return this.remote.inspectBundle(file); }
+  async importBundle(file: string, opts?: { dot?: string; branch?: string }) { return this.remote.importBundle(file, opts); }
 }
