@@ -1,0 +1,15 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import * as path from 'node:path';
+
+const root = path.resolve(__dirname, '..');
+
+/** Builds what the e2e run needs (the Node side if missing, the renderer always: it takes a second). */
+export default async function globalSetup(): Promise<void> {
+  const npx = process.platform === 'win32' ? 'npx.cmd' : 'npx';
+  if (!existsSync(path.join(root, 'dist', 'electron', 'bridge', 'cli.js'))) execFileSync(npx, ['tsc', '-p', 'tsconfig.json'], { cwd: root, stdio: 'inherit' });
+  execFileSync(npx, ['vite', 'build', 'renderer', '--logLevel', 'warn'], { cwd: root, stdio: 'inherit' });
+  const shots = path.join(root, 'e2e-artifacts', 'screenshots');
+  rmSync(shots, { recursive: true, force: true });
+  mkdirSync(shots, { recursive: true });
+}
