@@ -56,3 +56,29 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
     await new Promise((r) => setTimeout(r, every));
   }
 }
+
+/** The repository root (this file runs from dist/test/docker). */
+export const ROOT = require('node:path').resolve(__dirname, '..', '..', '..');
+/** The compiled dm CLI. */
+export const DM_CLI = require('node:path').join(ROOT, 'dist', 'electron', 'cli', 'main.js');
+
+/** A `dm serve` child process on the real plugin socket (so dockerd finds driver "dm"). */
+export interface ServeProc { proc: import('node:child_process').ChildProcess; output: () => string; stop(signal?: NodeJS.Signals): Promise<number | null> }
+
+/** Starts `dm serve -v` with the given environment and waits until it listens. */
+export async function startServeProc(env: NodeJS.ProcessEnv): Promise<ServeProc> {
+  const { spawn } = require('node:child_process') as typeof import('node:child_process');
+  const proc = spawn(process.execPath, [DM_CLI, 'serve', '-v'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout!.on('data', (c) => { out += c; });
+  proc.stderr!.on('data', (c) => { out += c; });
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  await Promise.race([
+    waitFor('dm serve to listen', async () => out.includes('listening on'), 15_000, 50),
+    exited.then((code) => { throw new Error(`dm serve exited (${code}):\n${out}`); }),
+  ]);
+  return {
+    proc, output: () => out,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') { if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal); return exited; },
+  };
+}
