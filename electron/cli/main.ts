@@ -6,6 +6,7 @@ import { serveCommands, SERVE_VALUED } from './serve';
 import { parseArgs, has } from './args';
 import { commands, VALUED, askTerminal, Ctx, Command } from './commands';
 import { ProgressPrinter } from './progress';
+import { remoteCommands, REMOTE_USAGE } from './remote-commands';
 
 const USAGE = `dm: version the data of your Docker apps (Dotdesk)
 
@@ -29,12 +30,12 @@ Usage: dm COMMAND [options]
 Global: --dot DOT (or -D DOT) picks the dot; --json on every reading command; DM_HOME sets the store.`;
 
 /** Extra commands registered by other layers (Docker, remotes). */
-export const extraCommands: Record<string, Command> = { ...serveCommands };
+export const extraCommands: Record<string, Command> = { ...serveCommands, ...remoteCommands };
 
 /** Runs the CLI; returns the exit code (0 ok, 1 failure, 2 usage). */
 export async function run(argv: string[], service?: DotdeskService): Promise<number> {
   const [cmd, ...rest] = argv;
-  if (!cmd || cmd === 'help' || cmd === '--help' || cmd === '-h') { process.stdout.write(USAGE + '\n'); return cmd ? 0 : 2; }
+  if (!cmd || cmd === 'help' || cmd === '--help' || cmd === '-h') { process.stdout.write(USAGE + REMOTE_USAGE + '\n'); return cmd ? 0 : 2; }
   if (cmd === 'version' || cmd === '--version') { process.stdout.write(`dm (Dotdesk) ${require('../../../package.json').version}\n`); return 0; }
   const fn = commands[cmd] ?? extraCommands[cmd];
   const printer = new ProgressPrinter(process.stderr, rest.includes('--json') || rest.includes('-q'));
