@@ -1,6 +1,7 @@
 /** Helpers shared by the Docker tests: protocol calls over a unix socket, commands, skips. */
 import * as http from 'node:http';
-import { spawnSync, execFile } from 'node:child_process';
+import * as path from 'node:path';
+import { spawn, spawnSync, execFile, ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
 
 const pexec = promisify(execFile);
@@ -58,16 +59,15 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
 }
 
 /** The repository root (this file runs from dist/test/docker). */
-export const ROOT = require('node:path').resolve(__dirname, '..', '..', '..');
+export const ROOT = path.resolve(__dirname, '..', '..', '..');
 /** The compiled dm CLI. */
-export const DM_CLI = require('node:path').join(ROOT, 'dist', 'electron', 'cli', 'main.js');
+export const DM_CLI = path.join(ROOT, 'dist', 'electron', 'cli', 'main.js');
 
 /** A `dm serve` child process on the real plugin socket (so dockerd finds driver "dm"). */
-export interface ServeProc { proc: import('node:child_process').ChildProcess; output: () => string; stop(signal?: NodeJS.Signals): Promise<number | null> }
+export interface ServeProc { proc: ChildProcess; output: () => string; stop(signal?: NodeJS.Signals): Promise<number | null> }
 
 /** Starts `dm serve -v` with the given environment and waits until it listens. */
 export async function startServeProc(env: NodeJS.ProcessEnv): Promise<ServeProc> {
-  const { spawn } = require('node:child_process') as typeof import('node:child_process');
   const proc = spawn(process.execPath, [DM_CLI, 'serve', '-v'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout!.on('data', (c) => { out += c; });
