@@ -12,6 +12,18 @@ export type Envelope<T = unknown> = { ok: true; result: T } | { ok: false; error
 /** Operations that can take long: the shells announce their end (toast, native notification). */
 export const LONG_OPS: readonly ApiMethod[] = ['commit', 'checkout', 'reset', 'undo', 'verify', 'gc', 'createBranch', 'deleteDot'];
 
+/** Options of dispatch. */
+export interface DispatchOptions {
+  /** Re-reads the object index (called once when a read hits OBJECT_MISSING). */
+  reloadObjects?: () => Promise<void>;
+}
+
+/** The reload hook of a service's object store, when it has one. */
+export function objectReloader(service: unknown): (() => Promise<void>) | undefined {
+  const objects = (service as { engine?: { objects?: { reload?: () => Promise<void> } } })?.engine?.objects;
+  return objects && typeof objects.reload === 'function' ? () => objects.reload!() : undefined;
+}
+
 const METHOD_SET = new Set<string>(API_METHODS);
 /** Most arguments any method takes (a guard against junk payloads). */
 const MAX_ARGS = 4;
@@ -25,7 +37,7 @@ export function isApiMethod(name: unknown): name is ApiMethod {
  * Calls one contract method with untrusted arguments and returns the envelope (never throws).
  * `emit` receives a 'done' event when a long operation ends, so UIs can announce it.
  */
-export async function dispatch(api: DotdeskApi, method: unknown, args: unknown, emit?: (e: DotdeskEvent) => void): Promise<Envelope> {
+export async function dispatch(api: DotdeskApi, method: unknown, args: unknown, emit?: (e: DotdeskEvent) => void, opts: DispatchOptions = {}): Promise<Envelope> {
   if (!isApiMethod(method)) return { ok: false, error: { code: 'NOT_FOUND', message: `Unknown API method ${JSON.stringify(String(method)).slice(0, 80)}.`, hint: 'See electron/contract/api.ts for the methods.' } };
   if (args === undefined) args = [];
   if (!Array.isArray(args) || args.length > MAX_ARGS) {
@@ -36,7 +48,16 @@ export async function dispatch(api: DotdeskApi, method: unknown, args: unknown, 
   try {
     const fn = (api as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[method];
     if (typeof fn !== 'function') throw new DmError('INTERNAL', `The service does not implement ${method}.`);
-    const result = await fn.apply(api, args);
+    let result: unknown;
+    try {
+      result = await fn.apply(api, args as unknown[]);
+    } catch (e) {
+      // Why retry: another process (the dm CLI, dm serve) may have written objects this process
+      // has not indexed yet; reads do not reload the pack index, so reload once and try again.
+      if (!opts.reloadObjects || !(e instanceof DmError) || e.code !== 'OBJECT_MISSING') throw e;
+      await opts.reloadObjects();
+      result = await fn.apply(api, args as unknown[]);
+    }
     if (long) emit?.({ type: 'done', op: method, ok: true, message: doneMessage(method, args, Date.now() - started) });
     // Why normalise undefined: JSON has no undefined, and every transport must return the same shape.
     return { ok: true, result: result === undefined ? null : result };

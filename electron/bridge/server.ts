@@ -6,7 +6,7 @@ import type { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { DotdeskApi, DotdeskEvent } from '../contract/api';
 import type { ErrorInfo } from '../contract/errors';
-import { dispatch, isApiMethod } from './dispatch';
+import { dispatch, isApiMethod, objectReloader } from './dispatch';
 import { acceptUpgrade, WebSocketConn } from './websocket';
 import { watchStore, StoreWatcher } from './watch';
 
@@ -75,6 +75,7 @@ export async function startBridge(service: BridgeTarget, opts: BridgeOptions = {
   const tokenBuf = Buffer.from(token);
   const staticDir = path.resolve(opts.staticDir ?? defaultStaticDir());
   const sockets = new Set<WebSocketConn>();
+  const reloadObjects = objectReloader(service);
   let port = 0;
 
   const broadcast = (e: DotdeskEvent) => {
@@ -178,7 +179,7 @@ export async function startBridge(service: BridgeTarget, opts: BridgeOptions = {
       sendError(res, 400, { code: 'INVALID_ARGUMENT', message: `The request body is not valid JSON: ${(e as Error).message}`, hint: 'Send {"args":[...]}.' }); return;
     }
     if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) { sendError(res, 400, { code: 'INVALID_ARGUMENT', message: 'The request body must be a JSON object.', hint: 'Send {"args":[...]}.' }); return; }
-    const env = await dispatch(service, method, (parsed as { args?: unknown }).args, broadcast);
+    const env = await dispatch(service, method, (parsed as { args?: unknown }).args, broadcast, { reloadObjects });
     if (env.ok) sendJson(res, 200, env);
     else sendJson(res, STATUS_OF[env.error.code] ?? (env.error.code === 'INVALID_NAME' ? 400 : env.error.code === 'INTERNAL' ? 500 : 422), env);
   };
@@ -213,7 +214,8 @@ export async function startBridge(service: BridgeTarget, opts: BridgeOptions = {
 
   const home = opts.watchHome === false ? undefined : opts.watchHome ?? service.engine?.home;
   let watcher: StoreWatcher | undefined;
-  if (home) watcher = watchStore(home, (reason) => broadcast({ type: 'changed', reason }));
+  // Another process changed the store: index its new objects before the UIs re-read.
+  if (home) watcher = watchStore(home, (reason) => { void (reloadObjects?.() ?? Promise.resolve()).catch(() => {}).then(() => broadcast({ type: 'changed', reason })); });
   const ping = setInterval(() => { for (const s of sockets) s.ping(); }, 30_000);
   ping.unref();
 

@@ -46,11 +46,17 @@ export function ErrorBox({ error, title, onRetry }: { error: UiError; title?: st
 export function Modal({ title, onClose, children, footer, wide }: { title: string; onClose: () => void; children: ReactNode; footer: ReactNode; wide?: boolean }) {
   const id = useId();
   const ref = useRef<HTMLDivElement>(null);
+  const onCloseRef = useRef(onClose);
+  onCloseRef.current = onClose;
   useEffect(() => {
     const before = document.activeElement as HTMLElement | null;
     const first = ref.current?.querySelector<HTMLElement>('[data-autofocus], textarea, input, button.primary');
     first?.focus();
-    return () => before?.focus?.();
+    // Why a window listener too: after a click the focused button may be disabled (busy) and
+    // focus falls back to <body>, outside the dialog; Escape must still cancel.
+    const onEsc = (e: KeyboardEvent) => { if (e.key === 'Escape' && !ref.current?.contains(document.activeElement)) onCloseRef.current(); };
+    window.addEventListener('keydown', onEsc);
+    return () => { window.removeEventListener('keydown', onEsc); before?.focus?.(); };
   }, []);
   const onKey = (e: React.KeyboardEvent) => {
     if (e.key === 'Escape') { e.stopPropagation(); onClose(); }

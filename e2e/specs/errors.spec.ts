@@ -1,0 +1,51 @@
+import { test, expect } from '../fixtures';
+
+// Errors a user can cause say what happened, what to do, and their code.
+test('a name conflict explains itself, and the CLI changes show up by themselves', async ({ app }) => {
+  const { ui } = app;
+  app.dm('init', 'blog');
+  await expect(ui.dotItem('blog')).toBeVisible();
+
+  await ui.newDotButton.click();
+  await ui.newDotDialog.name.fill('blog');
+  await ui.newDotDialog.submit.click();
+  const err = ui.newDotDialog.root.getByRole('alert');
+  await expect(err).toContainText('already exists');
+  await expect(err).toContainText('What to do');
+  await expect(err).toContainText('DOT_EXISTS');
+  await app.shot('01-name-conflict');
+
+  await ui.newDotDialog.name.fill('no/slashes');
+  await ui.newDotDialog.submit.click();
+  await expect(err).toContainText('INVALID_NAME');
+  await app.page.keyboard.press('Escape');
+  await expect(ui.newDotDialog.root).toBeHidden();
+
+  // Another process (the CLI) creates a dot and a branch: the UI follows without a reload.
+  app.dm('init', 'wiki');
+  await expect(ui.dotItem('wiki')).toBeVisible();
+  await ui.openDot('blog');
+  app.dm('commit', '--dot', 'blog', '-m', 'empty start');
+  app.dm('branch', '--dot', 'blog', 'drafts');
+  await expect(ui.dot.switchTo('drafts')).toBeVisible();
+  await expect(ui.dot.commit('empty start')).toBeVisible();
+
+  // Deleting a dot confirms, and Undo brings it back.
+  await app.page.getByRole('button', { name: 'Delete dot blog' }).click();
+  await app.page.getByRole('dialog', { name: 'Delete dot blog?' }).getByRole('button', { name: 'Delete dot' }).click();
+  await expect(ui.dotItem('blog')).toHaveCount(0);
+  await app.shot('02-deleted-with-undo');
+  await ui.toast('Deleted dot blog').getByRole('button', { name: 'Undo' }).click();
+  await expect(ui.dotItem('blog')).toBeVisible();
+});
+
+test('a lost connection to the service is reported with what to do', async ({ app }) => {
+  app.dm('init', 'solo');
+  await expect(app.ui.dotItem('solo')).toBeVisible();
+  // Calls without the token are refused: the page says how to get a valid URL.
+  if (app.mode === 'web') {
+    const res = await app.page.request.post(new URL('/api/listDots', app.page.url()).toString(), { data: { args: [] } });
+    expect(res.status()).toBe(401);
+    expect((await res.json()).error.code).toBe('AUTH_FAILED');
+  }
+});
