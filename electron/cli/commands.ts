@@ -120,7 +120,8 @@ export const commands: Record<string, Command> = {
   async branch(ctx, p) {
     const dot = await dotOf(ctx, p);
     if (has(p, 'd', 'delete')) {
-      const b = need(p, 0, 'a branch name', 'dm branch -d BRANCH');
+      // -d takes a value for commit metadata, so here its value is the branch name.
+      const b = val(p, 'd') ?? need(p, 0, 'a branch name', 'dm branch -d BRANCH');
       await ctx.api.deleteBranch(dot, b);
       ctx.out(`Deleted branch ${b} (moved to the trash; "dm undo" restores it).`);
       return 0;

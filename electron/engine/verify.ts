@@ -34,7 +34,9 @@ export async function storeRoots(engine: Engine, opts: { includeTrash?: boolean 
   }
   for (const op of await engine.ops()) {
     // Undo entries are roots only while undo could still use them: their dot exists, or its trash does.
-    if (op.undone || !((await engine.hasDot(op.dot)) || (opts.includeTrash !== false && op.trash && (await fsp.stat(op.trash).then(() => true, () => false))))) continue;
+    const trashKept = opts.includeTrash !== false && !!op.trash && (await fsp.stat(op.trash).then(() => true, () => false));
+    const branchLives = (await engine.hasDot(op.dot)) && (!op.branch || (await engine.readRef(op.dot, op.branch).catch(() => undefined)) !== undefined);
+    if (op.undone || !(branchLives || trashKept)) continue;
     if (op.from) roots.push({ id: op.from, dot: op.dot, branch: op.branch ?? '' });
     if (op.to) roots.push({ id: op.to, dot: op.dot, branch: op.branch ?? '' });
   }
@@ -84,7 +86,11 @@ export async function walkReachable(engine: Engine, roots: string[], visit: (id:
 
 /** Re-hashes every stored object and checks that every branch reaches complete data. */
 export async function verify(engine: Engine): Promise<VerifyReport> {
-  await engine.objects.reload();
+  // Under the lock: interrupted operations are completed first, and gc cannot run meanwhile.
+  return engine.withLock('verify', () => verifyLocked(engine));
+}
+
+async function verifyLocked(engine: Engine): Promise<VerifyReport> {
   const report: VerifyReport = { ok: true, objects: 0, bytes: 0, damaged: [], missing: [], affected: [] };
   const bad = new Set<string>();
   for (const pack of await engine.objects.packs()) {
