@@ -1,0 +1,96 @@
+// The dm command as users run it: a real process, real store, stdout/stderr and exit codes.
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { tmpDir, dm, dmOk } from '../helpers';
+
+test('the tutorial verbs work from the command line, with Dotmesh-style output', async () => {
+  const home = await tmpDir('dm-cli-');
+  try {
+    assert.match(dmOk(home, ['list']), /No dots yet/);
+    dmOk(home, ['init', 'mobycounter_app']);
+    for (const sub of ['clicks-db', 'users-db', 'uploads']) {
+      const p = dmOk(home, ['dot', 'path', 'mobycounter_app', sub]).trim();
+      await fsp.writeFile(path.join(p, 'data'), sub);
+    }
+    const list = dmOk(home, ['list']);
+    assert.match(list, /DOT\s+BRANCH\s+CONTAINERS\s+SIZE\s+COMMITS\s+DIRTY/);
+    assert.match(list, /\* mobycounter_app\s+master/);
+    const scripted = dmOk(home, ['list', '-H']).trim().split('\t');
+    assert.equal(scripted[0], 'mobycounter_app');
+    assert.equal(scripted[4], '0');
+    assert.ok(Number(scripted[5]) > 0, 'dirty bytes before the first commit');
+    dmOk(home, ['switch', 'mobycounter_app']);
+    assert.match(dmOk(home, ['commit', '-m', 'Empty state', '-d', 'ticket=QA-7']), /Committed [0-9a-f]{12} on mobycounter_app \(3 subdots/);
+    assert.match(dmOk(home, ['checkout', '-b', 'many-users']), /Switched to a new branch 'many-users'/);
+    const users = dmOk(home, ['dot', 'path', 'mobycounter_app', 'users-db']).trim();
+    await fsp.writeFile(path.join(users, 'data'), '11 users');
+    assert.match(dmOk(home, ['status']), /users-db: 0 added, 1 modified, 0 deleted/);
+    dmOk(home, ['commit', '-m', '11 users']);
+    assert.match(dmOk(home, ['checkout', 'master']), /Switched to branch 'master'/);
+    assert.equal(await fsp.readFile(path.join(dmOk(home, ['dot', 'path', 'mobycounter_app', 'users-db']).trim(), 'data'), 'utf8'), 'users-db');
+    dmOk(home, ['checkout', 'many-users']);
+    assert.equal(await fsp.readFile(path.join(dmOk(home, ['dot', 'path', 'mobycounter_app', 'users-db']).trim(), 'data'), 'utf8'), '11 users');
+    const log = JSON.parse(dmOk(home, ['log', '--json']));
+    assert.deepEqual(log.map((c: any) => c.message), ['11 users', 'Empty state']);
+    assert.deepEqual(log[1].metadata, { ticket: 'QA-7' });
+    assert.match(dmOk(home, ['log']), /commit [0-9a-f]{64} \(HEAD\)\nAuthor: tester/);
+    assert.deepEqual(JSON.parse(dmOk(home, ['branch', '--json'])).map((b: any) => b.name), ['master', 'many-users']);
+    assert.match(dmOk(home, ['diff', 'HEAD~1', 'HEAD']), /users-db: 0 added, 1 modified/);
+    assert.match(dmOk(home, ['verify']), /Store is healthy/);
+    assert.match(dmOk(home, ['undo']), /Undid: checkout/);
+  } finally { await fsp.rm(home, { recursive: true, force: true }); }
+});
+
+test('errors go to stderr with a stable code and a hint; usage errors exit 2', async () => {
+  const home = await tmpDir('dm-cli-');
+  try {
+    let r = dm(home, ['commit', '-m', 'x']);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /^error \[NO_CURRENT_DOT\]: No current dot\.\nhint: /);
+    assert.equal(r.out, '');
+    r = dm(home, ['init', '../escape']);
+    assert.equal(r.code, 2);
+    assert.match(r.err, /error \[INVALID_NAME\]/);
+    r = dm(home, ['frobnicate']);
+    assert.equal(r.code, 2);
+    assert.match(r.err, /Unknown command/);
+    dmOk(home, ['init', 'app']);
+    r = dm(home, ['checkout', 'nope']);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /error \[BRANCH_NOT_FOUND\].*\nhint: Use "dm checkout -b nope"/);
+    r = dm(home, ['dot', 'delete', 'app'], { input: '' });
+    assert.equal(r.code, 1);
+    assert.match(r.err, /CONFIRMATION_REQUIRED/);
+    assert.match(dmOk(home, ['dot', 'delete', '-f', 'app']), /moved to the trash/);
+    r = dm(home, ['commit', '-m', 'x', '--dot', 'app']);
+    assert.match(r.err, /DOT_NOT_FOUND/);
+    assert.match(dmOk(home, ['undo']), /delete dot app/);
+    assert.equal(JSON.parse(dmOk(home, ['list', '--json']))[0].name, 'app');
+  } finally { await fsp.rm(home, { recursive: true, force: true }); }
+});
+
+test('a store with a flipped byte: verify names the damage and exits 1; reads fail with STORE_CORRUPT', async () => {
+  const home = await tmpDir('dm-cli-');
+  try {
+    dmOk(home, ['init', 'app']);
+    const p = dmOk(home, ['dot', 'path', 'app', 'db']).trim();
+    await fsp.writeFile(path.join(p, 'data'), 'valuable '.repeat(5000));
+    dmOk(home, ['commit', '-m', 'one']);
+    const packs = path.join(home, 'objects', 'packs');
+    const pack = path.join(packs, (await fsp.readdir(packs)).find((f) => f.endsWith('.pack'))!);
+    const buf = await fsp.readFile(pack);
+    buf[60] ^= 1;
+    await fsp.chmod(pack, 0o644);
+    await fsp.writeFile(pack, buf);
+    const r = dm(home, ['verify']);
+    assert.equal(r.code, 1);
+    assert.match(r.out, /DAMAGED [0-9a-f]{12} in pack-/);
+    assert.match(r.out, /AFFECTED dot app branch master/);
+    assert.match(r.err, /STORE_CORRUPT/);
+    const c = dm(home, ['checkout', '-b', 'copy']);
+    assert.equal(c.code, 1);
+    assert.match(c.err, /STORE_CORRUPT|OBJECT_MISSING/);
+  } finally { await fsp.rm(home, { recursive: true, force: true }); }
+});
