@@ -10,7 +10,7 @@ export type ApiMethod = (typeof API_METHODS)[number];
 export type Envelope<T = unknown> = { ok: true; result: T } | { ok: false; error: ErrorInfo };
 
 /** Operations that can take long: the shells announce their end (toast, native notification). */
-export const LONG_OPS: readonly ApiMethod[] = ['commit', 'checkout', 'reset', 'undo', 'verify', 'gc', 'createBranch', 'deleteDot'];
+export const LONG_OPS: readonly ApiMethod[] = ['commit', 'checkout', 'reset', 'undo', 'verify', 'gc', 'createBranch', 'deleteDot', 'push', 'pull', 'clone', 'exportBundle', 'importBundle'];
 
 /** Options of dispatch. */
 export interface DispatchOptions {

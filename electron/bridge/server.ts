@@ -190,13 +190,13 @@ export async function startBridge(service: BridgeTarget, opts: BridgeOptions = {
     const p = u.pathname === '/api' || u.pathname.startsWith('/api/') ? handleApi(req, res, u) : serveStatic(req, res, u);
     p.catch((e) => { if (!res.headersSent) sendError(res, 500, { code: 'INTERNAL', message: String((e as Error)?.message ?? e) }); else res.destroy(); });
   });
-  server.on('upgrade', (req, socket) => {
+  server.on('upgrade', (req, socket, head: Buffer) => {
     const u = new URL(req.url ?? '/', 'http://x');
     const refuse = (status: number, code: string) => socket.end(`HTTP/1.1 ${status} ${code}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${JSON.stringify({ ok: false, error: { code, message: code === 'AUTH_FAILED' ? 'Missing or wrong bridge token.' : 'Refused.' } })}`);
     if (u.pathname !== '/api/events') { refuse(404, 'NOT_FOUND'); return; }
     if (!hostOk(req) || !originOk(req)) { refuse(403, 'FORBIDDEN'); return; }
     if (!tokenOk(tokenOf(req, u))) { refuse(401, 'AUTH_FAILED'); return; }
-    const ws = acceptUpgrade(req, socket);
+    const ws = acceptUpgrade(req, socket, head);
     if (!ws) return;
     sockets.add(ws);
     ws.on('close', () => sockets.delete(ws));

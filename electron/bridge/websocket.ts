@@ -42,9 +42,11 @@ export class WebSocketConn extends EventEmitter {
   private closed = false;
   private fragments: Buffer[] = [];
 
-  constructor(readonly socket: Duplex, private readonly masking: boolean) {
+  constructor(readonly socket: Duplex, private readonly masking: boolean, head?: Buffer) {
     super();
     socket.on('data', (d: Buffer) => this.onData(d));
+    // Why: bytes that arrived with the handshake (the server's first frames) are handed over here.
+    if (head && head.length) setImmediate(() => this.onData(head));
     socket.on('close', () => this.finish());
     socket.on('error', () => this.finish());
   }
@@ -117,14 +119,14 @@ export class WebSocketConn extends EventEmitter {
 }
 
 /** Completes the server side of a WebSocket handshake; returns null (after answering 400) when it is not one. */
-export function acceptUpgrade(req: http.IncomingMessage, socket: Duplex, extraHeaders: string[] = []): WebSocketConn | null {
+export function acceptUpgrade(req: http.IncomingMessage, socket: Duplex, head?: Buffer, extraHeaders: string[] = []): WebSocketConn | null {
   const key = req.headers['sec-websocket-key'];
   if (typeof key !== 'string' || String(req.headers.upgrade).toLowerCase() !== 'websocket' || req.headers['sec-websocket-version'] !== '13') {
     socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
     return null;
   }
   socket.write(['HTTP/1.1 101 Switching Protocols', 'Upgrade: websocket', 'Connection: Upgrade', `Sec-WebSocket-Accept: ${acceptKey(key)}`, ...extraHeaders, '', ''].join('\r\n'));
-  return new WebSocketConn(socket, false);
+  return new WebSocketConn(socket, false, head);
 }
 
 /** Opens a client WebSocket (Node side, ws:// only). */
@@ -138,9 +140,7 @@ export function connectWebSocket(url: string, headers: Record<string, string> = 
     });
     req.on('upgrade', (res, socket, head) => {
       if (res.headers['sec-websocket-accept'] !== acceptKey(key)) { socket.destroy(); reject(new Error('Bad WebSocket accept key')); return; }
-      const ws = new WebSocketConn(socket, true);
-      if (head && head.length) socket.unshift(head);
-      resolve(ws);
+      resolve(new WebSocketConn(socket, true, head));
     });
     req.on('response', (res) => {
       const chunks: Buffer[] = [];
