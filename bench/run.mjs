@@ -235,6 +235,7 @@ async function versions() {
   await get('postgres', path.join(PG_BIN, 'postgres'), ['--version']);
   await get('redis', 'redis-server', ['--version']);
   await get('kernel', 'uname', ['-sr']);
+  if (fs.existsSync(DM_CLI)) await get('dm', process.execPath, [DM_CLI, 'version']);
   return v;
 }
 
@@ -776,6 +777,12 @@ async function runPass(data, run, opts) {
     } catch (e) { tiny.error = String(e.message); log(`switch on a 1-file dot: error: ${e.message}`); }
   }
 
+  // ---- reference: the cost of starting each CLI at all (part of every number above)
+  const START = ['startup', 'CLI start (version)'];
+  await measure(...START, 'dm', () => dmTimed(dmHome, ['version']));
+  await measure(...START, 'restic', () => timed('restic', ['version'], { env: rEnv }));
+  await measure(...START, 'borg', () => timed('borg', ['--version'], { env: bEnv }));
+
   // ---- 6. store size
   const store = {};
   const size = async (tool, p) => {
@@ -895,6 +902,7 @@ function report(res, targets) {
   opRow('switch-master', 'switch'); opRow('switch-back', null);
   const tn = res.tinySwitch;
   if (tn && tn.master != null) rows.push(['  same switch, 1-file dot', `${Math.max(tn.master, tn.other).toFixed(2)} s`, '—', '—', '—', '—', '—', '', '', '', '', '', '']);
+  if (o.startup) { opRow('startup', null); rows[rows.length - 1][11] = '(reference, no target)'; }
   const s = res.store;
   const sb = (t) => s[t]?.error ? cellTime(s[t]) : fmtBytes(s[t]?.bytes);
   const sr = (a, b) => (s[a]?.bytes && s[b]?.bytes ? s[a].bytes / s[b].bytes : null);
@@ -908,7 +916,8 @@ function report(res, targets) {
   lines.push(table(rows));
   lines.push('');
   const cpuRows = [['CPU s (user+sys)', 'dm', 'restic', 'borg', 'cp -a', 'other processes, cpu-s (dm/restic/borg/cp)']];
-  for (const id of ['first', 'noop', 'incr', 'materialise', 'switch-master', 'switch-back']) {
+  for (const id of ['first', 'noop', 'incr', 'materialise', 'switch-master', 'switch-back', 'startup']) {
+    if (!o[id]) continue;
     const r = o[id]?.results || {};
     const c = (t) => (r[t] && !r[t].error && r[t].cpuSec != null ? r[t].cpuSec.toFixed(2) : '—');
     const b = (t) => (r[t] && !r[t].error && r[t].otherCpuSec != null ? r[t].otherCpuSec.toFixed(1) : '—');
