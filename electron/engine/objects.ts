@@ -44,6 +44,8 @@ export interface ObjectStore {
   info(id: string): ObjectInfo | undefined;
   /** Reads an object and verifies its hash; throws OBJECT_MISSING / STORE_CORRUPT. */
   get(id: string): Promise<Buffer>;
+  /** Reads several objects (stores may batch the reads). */
+  getMany?(ids: string[]): Promise<Buffer[]>;
   /** Stores an object (deduplicated) and returns its id. Durable only after flush(). */
   put(type: ObjectType, data: Uint8Array, knownId?: string): Promise<string>;
   /** Makes every put so far durable (pack written, fsynced, renamed, indexed). */

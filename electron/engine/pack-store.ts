@@ -172,6 +172,8 @@ export async function* scanPack(file: string): AsyncGenerator<{ id: string; loc:
  */
 export class PackStore implements ObjectStore {
   private index = new Map<string, PackLoc>();
+  /** Decoded indexes of the packs seen so far (packs are immutable, so each is decoded once). */
+  private loaded = new Map<string, Map<string, PackLoc>>();
   private writer?: PackWriter;
   private inflight = new Map<string, Promise<string>>();
   private handles = new Map<string, Promise<FileHandle>>();
@@ -194,11 +196,13 @@ export class PackStore implements ObjectStore {
     const next = new Map<string, PackLoc>();
     let names: string[];
     try { names = await fsp.readdir(this.dir); } catch (e) { if (isNotFound(e)) names = []; else throw e; }
+    const present = new Set<string>();
     for (const n of names.filter((x) => x.startsWith('pack-') && x.endsWith('.pack'))) {
       const pack = path.join(this.dir, n);
+      present.add(pack);
       const idxPath = pack.replace(/\.pack$/, '.idx');
-      let m: Map<string, PackLoc> | undefined;
-      try { m = decodeIndex(await fsp.readFile(idxPath), pack); } catch (e) { if (!isNotFound(e)) throw e; }
+      let m: Map<string, PackLoc> | undefined = this.loaded.get(pack);
+      if (!m) try { m = decodeIndex(await fsp.readFile(idxPath), pack); } catch (e) { if (!isNotFound(e)) throw e; }
       if (!m) {
         // Why: the index is a cache of the pack; a crash between the two renames, or a damaged
         // index, is repaired by scanning the self-describing pack records.
@@ -206,8 +210,10 @@ export class PackStore implements ObjectStore {
         for await (const r of scanPack(pack)) if ('id' in r) m.set(r.id, r.loc);
         try { await writeFileAtomic(idxPath, encodeIndex(m)); } catch { /* read-only store: keep in memory */ }
       }
+      this.loaded.set(pack, m);
       for (const [id, loc] of m) if (!next.has(id)) next.set(id, loc);
     }
+    for (const p of [...this.loaded.keys()]) if (!present.has(p)) this.loaded.delete(p);
     this.index = next;
     for (const [p, h] of this.handles) if (!names.includes(path.basename(p))) { this.handles.delete(p); (await h).close().catch(() => {}); }
   }
@@ -266,6 +272,44 @@ export class PackStore implements ObjectStore {
     try { data = await decode(loc.codec, bytes); } catch { throw corrupt(id, loc, 'compressed data is damaged'); }
     if (data.length !== loc.size || objectId(loc.type, data) !== id) throw corrupt(id, loc, 'content does not match its hash');
     return data;
+  }
+
+  /**
+   * Reads several objects, verified, with one read per run of records that lie next to each
+   * other in a pack (a file's chunks usually do): far fewer syscalls when materializing.
+   */
+  async getMany(ids: string[]): Promise<Buffer[]> {
+    const out: Buffer[] = new Array(ids.length);
+    let i = 0;
+    while (i < ids.length) {
+      const first = this.locate(ids[i]);
+      if (!first || (this.writer && first.pack === this.writer.tmpPath)) { out[i] = await this.get(ids[i]); i++; continue; }
+      let j = i + 1;
+      let end = first.offset + first.stored;
+      const locs: PackLoc[] = [first];
+      while (j < ids.length && end - first.offset < 8 * 1024 * 1024) {
+        const l = this.locate(ids[j]);
+        if (!l || l.pack !== first.pack || l.offset !== end + REC_HEADER) break;
+        locs.push(l);
+        end = l.offset + l.stored;
+        j++;
+      }
+      let fh: FileHandle;
+      try { fh = await this.handle(first.pack); } catch { for (let k = i; k < j; k++) out[k] = await this.get(ids[k]); i = j; continue; }
+      const buf = Buffer.allocUnsafe(end - first.offset);
+      const { bytesRead } = await fh.read(buf, 0, buf.length, first.offset);
+      if (bytesRead !== buf.length) throw corrupt(ids[i], first, 'pack file is truncated');
+      await Promise.all(locs.map(async (l, k) => {
+        const id = ids[i + k];
+        const bytes = buf.subarray(l.offset - first.offset, l.offset - first.offset + l.stored);
+        let data: Buffer;
+        try { data = await decode(l.codec, bytes); } catch { throw corrupt(id, l, 'compressed data is damaged'); }
+        if (data.length !== l.size || objectId(l.type, data) !== id) throw corrupt(id, l, 'content does not match its hash');
+        out[i + k] = data;
+      }));
+      i = j;
+    }
+    return out;
   }
 
   put(type: ObjectType, data: Uint8Array, knownId?: string): Promise<string> {
