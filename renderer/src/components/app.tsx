@@ -114,6 +114,7 @@ export function App() {
       onEvent((e) => {
         if (e.type === 'progress') st().setProgress(e.progress);
         else if (e.type === 'changed') soon();
+        else if (e.type === 'done' && e.op === 'startup') st().toast(e.ok ? { kind: 'info', title: e.message } : { kind: 'error', title: 'Working on data only', error: { code: 'DOCKER_UNAVAILABLE', message: e.message } });
       }),
       onConnection((c) => { const was = st().connection; st().setConnection(c); if (c === 'online' && was !== 'online') soon(); }),
       onMenu((a) => {

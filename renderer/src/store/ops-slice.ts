@@ -63,7 +63,10 @@ export const opsSlice: Slice<OpsSlice> = (set, get) => {
       const dot = dotOrThrow();
       const r = await get().run('commit', `Committing ${dot}…`, () => api.commit(dot, { message, metadata }));
       if (r.ok) {
-        get().toast({ kind: 'success', title: `Committed ${r.value.shortId}`, body: r.value.message.split('\n')[0], undoDot: dot });
+        const noDocker = r.value.taken?.how === 'docker-unreachable';
+        get().toast(noDocker
+          ? { kind: 'error', title: `Committed ${r.value.shortId}, but Docker was not reachable`, error: { code: 'DOCKER_UNAVAILABLE', message: 'Running containers could not be paused, so databases that were writing may be captured mid-write.', hint: 'Start Docker (for example "sudo systemctl start docker"), then commit again for a consistent snapshot.' }, undoDot: dot }
+          : { kind: 'success', title: `Committed ${r.value.shortId}`, body: r.value.message.split('\n')[0], undoDot: dot });
         await after();
       }
       return done(r);
@@ -73,8 +76,11 @@ export const opsSlice: Slice<OpsSlice> = (set, get) => {
       const r = await get().run('checkout', `Switching to ${branch}…`, () => api.checkout(dot, branch));
       if (r.ok) {
         const rep = r.value;
-        const body = rep.restarted.length ? `Restarted ${rep.restarted.join(', ')}.` : rep.docker.message && rep.docker.reachable === false ? rep.docker.message : undefined;
-        get().toast({ kind: 'success', title: `Switched to ${branch}`, body, undoDot: dot });
+        if (rep.docker.reachable === false && rep.docker.message) {
+          get().toast({ kind: 'error', title: `Switched to ${branch}; containers were not restarted`, error: { code: 'DOCKER_UNAVAILABLE', message: rep.docker.message, hint: 'Start Docker, then start your app again (docker-compose up): it will use the data of this branch.' }, undoDot: dot });
+        } else {
+          get().toast({ kind: 'success', title: `Switched to ${branch}`, body: rep.restarted.length ? `Restarted ${rep.restarted.join(', ')}.` : rep.docker.message, undoDot: dot });
+        }
         set({ selectedCommit: null, commitDiff: null });
         await after();
       }
