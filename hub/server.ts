@@ -89,7 +89,9 @@ export class HubServer {
     try {
       const url = new URL(req.url ?? '/', 'http://hub.invalid');
       let seg: string[];
-      try { seg = url.pathname.split('/').slice(1).filter((s, i, a) => s !== '' || i < a.length - 1).map((s) => decodeURIComponent(s)); } catch { throw new DmError('INVALID_NAME', 'The path is not valid URL encoding.'); }
+      // Why the raw path: URL() would resolve "%2e%2e" segments; every name is checked as sent instead.
+      const rawPath = (req.url ?? '/').split('?')[0];
+      try { seg = rawPath.split('/').slice(1).filter((s, i, a) => s !== '' || i < a.length - 1).map((s) => decodeURIComponent(s)); } catch { throw new DmError('INVALID_NAME', 'The path is not valid URL encoding.'); }
       if (seg.length === 1 && seg[0] === '') seg = [];
       r = { req, res, url, seg, viaCookie: false };
       this.authenticate(r);
@@ -180,8 +182,9 @@ export class HubServer {
       return sendJson(res, 200, { dots: list });
     }
     if (s[0] !== 'dots' || s.length < 3) throw new DmError('NOT_FOUND', 'Unknown API path.');
-    const [owner, name] = [s[1], s[2]];
+    const [owner, name] = [validateUser(s[1]), validateName('dot', s[2])];
     const rest = s.slice(3);
+    if (rest[0] === 'refs' && rest[1] !== undefined) validateName('branch', rest[1]);
     if (rest.length === 0 && m === 'POST') {
       const u = this.requireUser(r);
       validateUser(owner); validateName('dot', name);

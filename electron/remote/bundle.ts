@@ -150,11 +150,20 @@ export async function importBundle(engine: Engine, file: string, opts: { dot?: s
       if (!(await reader.atEnd())) throw invalid('The bundle has extra bytes after its end.');
     } finally { src.destroy(); }
     if (engine.objects.info(header.commit)?.type !== 'commit') throw invalid(`The bundle does not contain its commit ${header.commit.slice(0, 12)}.`);
+    // Unsafe paths first (clearest error), then completeness of the whole history and data.
+    const commits: string[] = [];
+    const todo = [header.commit];
+    const lacks = (id: string) => invalid(`The bundle lacks object ${id.slice(0, 12)} that its commit needs.`);
+    while (todo.length) {
+      const id = todo.pop()!;
+      if (commits.includes(id)) continue;
+      if (engine.objects.info(id)?.type !== 'commit') throw lacks(id);
+      commits.push(id);
+      const c = await validateCommit(async (x) => { if (!engine.objects.has(x)) throw lacks(x); return engine.objects.get(x); }, id);
+      todo.push(...c.parents);
+    }
     const missing = await walkReachable(engine, [header.commit], () => {});
     if (missing.size) throw invalid(`The bundle lacks ${missing.size} object(s) its commit needs (e.g. ${[...missing][0].slice(0, 12)}).`);
-    const commits: string[] = [];
-    await walkReachable(engine, [header.commit], (id) => { if (engine.objects.info(id)?.type === 'commit') commits.push(id); });
-    for (const id of commits) await validateCommit((x) => engine.objects.get(x), id);
     // Everything checked: make the objects durable, then (only then) add the branch.
     await engine.objects.flush();
     const dot = opts.dot ?? header.dot;

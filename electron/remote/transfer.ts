@@ -97,7 +97,7 @@ export async function pushObjects(engine: Engine, client: HubClient, owner: stri
   const commitOrder = childrenFirst(missingCommits, (id) => (missingCommits.has(id) ? commits.get(id)!.filter((p) => missingCommits.has(p)) : undefined));
   const order = [...chunks, ...trees, ...commitOrder];
   let total = 0;
-  for (const id of order) total += engine.objects.locate(id)?.stored ?? 0;
+  for (const id of order) total += (engine.objects.locate(id)?.stored ?? 0) + 42;
   let done = 0;
   let batch: Buffer[] = [];
   let batchBytes = 0;
