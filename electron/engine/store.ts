@@ -48,7 +48,9 @@ export class Engine {
     let fmt: StoreFormat;
     const raw = await readIfExists(fmtPath);
     if (raw === undefined) {
-      fmt = { format: 1, hash: 'sha256', compression: 'zstd', level: opts.level ?? 3, chunking: { kind: 'fixed', size: opts.chunkSize ?? DEFAULT_CHUNK_SIZE }, created: new Date().toISOString() };
+      const envChunk = Number(process.env.DM_CHUNK_SIZE ?? 0);
+      const size = opts.chunkSize ?? (envChunk >= 4096 && envChunk <= 4 * 1024 * 1024 && (envChunk & (envChunk - 1)) === 0 ? envChunk : DEFAULT_CHUNK_SIZE);
+      fmt = { format: 1, hash: 'sha256', compression: 'zstd', level: opts.level ?? 3, chunking: { kind: 'fixed', size }, created: new Date().toISOString() };
       await mkdirp(path.join(home, 'dots'));
       await atomicWrite(fmtPath, JSON.stringify(fmt, null, 2) + '\n');
     } else {
