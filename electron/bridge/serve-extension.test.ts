@@ -1,0 +1,34 @@
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, existsSync, readFileSync, statSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { DotdeskService } from '../service/service';
+import { bridgeServeExtension } from './serve-extension';
+import { BridgeClient, findAdvertisedBridge } from './client';
+import type { DotdeskApi } from '../contract/api';
+
+test('dm serve --ui starts the bridge in the same process, advertises it, and closes it', async () => {
+  const home = mkdtempSync(path.join(os.tmpdir(), 'dm-serve-ui-'));
+  const service = await DotdeskService.open(home);
+  try {
+    assert.equal(await bridgeServeExtension({ service, log: () => {}, options: {} }), undefined, 'without --ui nothing starts');
+    const h = await bridgeServeExtension({ service, log: () => {}, options: { ui: true } });
+    assert.ok(h);
+    const url = /UI and API at (\S+)/.exec(h.describe ?? '')?.[1];
+    assert.match(url ?? '', /^http:\/\/127\.0\.0\.1:\d+\/#token=/);
+    const ad = await findAdvertisedBridge(home);
+    assert.equal(ad?.url, url);
+    assert.ok(readFileSync(path.join(home, 'bridge.json'), 'utf8').includes(ad!.url));
+    assert.equal(statSync(path.join(home, 'bridge.json')).mode & 0o777, 0o600, 'the advert holds the token: owner only');
+    const client = BridgeClient.fromUrl(url!) as BridgeClient & DotdeskApi;
+    await client.createDot('attached');
+    assert.deepEqual((await service.listDots()).map((d) => d.name), ['attached']);
+    await h.close();
+    assert.equal(existsSync(path.join(home, 'bridge.json')), false);
+    await assert.rejects(client.listDots(), { code: 'REMOTE_UNREACHABLE' });
+  } finally {
+    await service.engine.close();
+    rmSync(home, { recursive: true, force: true });
+  }
+});
