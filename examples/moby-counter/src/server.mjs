@@ -195,8 +195,8 @@ async function route(req, res) {
 const server = http.createServer((req, res) => {
   route(req, res).catch((err) => {
     const status = err instanceof HttpError || err instanceof UnavailableError ? err.status : 500;
-    if (status === 503) log.warn(`[http] ${req.method} ${req.url}: ${err.message}`);
-    else if (status >= 500) log.warn(`[http] ${req.method} ${req.url}: ${err.stack ?? err}`);
+    // 503s are not logged: the stores log when a database goes and comes back.
+    if (status >= 500 && status !== 503) log.warn(`[http] ${req.method} ${req.url}: ${err.stack ?? err}`);
     if (res.headersSent) return res.destroy();
     send(res, status, { error: err.message });
   });

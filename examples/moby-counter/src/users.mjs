@@ -1,7 +1,7 @@
 // Users live in PostgreSQL: id (auto-incrementing), name, image (a file name
 // under the uploads folder, or null for the built-in logo).
 import pg from 'pg';
-import { withRetry } from './retry.mjs';
+import { UnavailableError, withRetry } from './retry.mjs';
 
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS users (
@@ -33,24 +33,33 @@ export function createUserStore(log = console) {
 
   /** Run one query; create the schema when the database is new. */
   async function query(text, params, timeoutMs) {
-    return withRetry('PostgreSQL (users)', async () => {
-      await ensureSchema();
-      try {
-        const res = await pool.query(text, params);
-        if (down) log.info('[users] postgres is back');
-        down = false;
-        return res;
-      } catch (err) {
-        // Why: after a Dotdesk checkout the app may face a different (even an
-        // empty) database than the one it created the schema in.
-        if (err.code === '42P01') {
-          schemaReady = null;
-          await ensureSchema();
-          return pool.query(text, params);
-        }
-        throw err;
+    return withRetry('PostgreSQL (users)', () => attempt(text, params), { timeoutMs }).catch((err) => {
+      if (err instanceof UnavailableError && !down) {
+        log.warn(`[users] ${err.message}`);
+        down = true;
       }
-    }, { timeoutMs });
+      throw err;
+    });
+  }
+
+  /** One attempt of a query (withRetry repeats it). */
+  async function attempt(text, params) {
+    await ensureSchema();
+    try {
+      const res = await pool.query(text, params);
+      if (down) log.info('[users] postgres is back');
+      down = false;
+      return res;
+    } catch (err) {
+      // Why: after a Dotdesk checkout the app may face a different (even an
+      // empty) database than the one it created the schema in.
+      if (err.code === '42P01') {
+        schemaReady = null;
+        await ensureSchema();
+        return pool.query(text, params);
+      }
+      throw err;
+    }
   }
 
   const row = (r) => ({ id: r.id, name: r.name, image: r.image ? `/uploads/${r.image}` : null });
