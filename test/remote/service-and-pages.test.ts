@@ -1,0 +1,123 @@
+/** The service in-process against a hub process: pull stops/restarts containers; the hub's web pages. */
+import { test, before, after } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { promises as fsp, statSync } from 'node:fs';
+import * as path from 'node:path';
+import { Hub, startHub, signup, request, tmp } from './helpers';
+import { DotdeskService, ContainerHooks, noContainers } from '../../electron/service/service';
+import { API_METHODS } from '../../electron/contract/api';
+
+let hub: Hub;
+let key: string;
+before(async () => { hub = await startHub(); key = await signup(hub, 'dana'); });
+after(async () => { await hub?.stop(); });
+
+/** Container hooks that record stop/restart calls (no Docker needed). */
+function recordingHooks(log: string[]): ContainerHooks {
+  return { ...noContainers, async stop(dot) { log.push('stop ' + dot); return { restart: async () => { log.push('restart ' + dot); return ['web-1']; }, note: { reachable: true } }; } };
+}
+
+test('every remote method is in API_METHODS and implemented by the service', () => {
+  for (const m of ['remotes', 'addRemote', 'removeRemote', 'switchRemote', 'push', 'pull', 'clone', 'exportBundle', 'inspectBundle', 'importBundle', 'remoteStatus', 'remoteLink']) {
+    assert.ok((API_METHODS as readonly string[]).includes(m), m);
+    assert.equal(typeof (DotdeskService.prototype as any)[m], 'function', m);
+  }
+});
+
+test('pull into the current branch stops and restarts the dot\'s containers; other branches do not', async () => {
+  const log: string[] = [];
+  const a = await DotdeskService.open(path.join(tmp(), 'a'));
+  const b = await DotdeskService.open(path.join(tmp(), 'b'), recordingHooks(log));
+  try {
+    for (const s of [a, b]) await s.addRemote('hub', `dana@127.0.0.1:${hub.port}`, key);
+    assert.equal(statSync(path.join(a.engine.home, 'remotes.json')).mode & 0o777, 0o600);
+    const raw = await fsp.readFile(path.join(a.engine.home, 'remotes.json'), 'utf8');
+    assert.ok(raw.includes(key), 'the key is stored for later use');
+    assert.ok(!(JSON.stringify(await a.remotes())).includes(key), 'remotes() never returns the key');
+    await a.createDot('web');
+    await fsp.writeFile(path.join(await a.subdotPath('web', 'db'), 'v.txt'), 'v1');
+    await a.commit('web', { message: 'v1' });
+    await a.push('hub', 'web');
+    const progress: string[] = [];
+    b.events.on('event', (e) => { if (e.type === 'progress') progress.push(e.progress.phase); });
+    const c = await b.clone('hub', 'dana/web');
+    assert.equal(c.status, 'cloned');
+    assert.ok(progress.includes('receiving'));
+    await fsp.writeFile(path.join(await a.subdotPath('web', 'db'), 'v.txt'), 'v2');
+    await a.commit('web', { message: 'v2' });
+    await a.push('hub', 'web');
+    const st = await b.remoteStatus('hub', 'web');
+    assert.equal(st.behind, -1, 'the hub has commits b has not fetched');
+    log.length = 0;
+    const r = await b.pull('hub', 'web');
+    assert.equal(r.status, 'pulled');
+    assert.deepEqual(log, ['stop web', 'restart web']);
+    assert.deepEqual(r.restarted, ['web-1']);
+    assert.equal(await fsp.readFile(path.join(await b.subdotPath('web', 'db'), 'v.txt'), 'utf8'), 'v2');
+    const st2 = await b.remoteStatus('hub', 'web');
+    assert.deepEqual([st2.ahead, st2.behind, st2.diverged], [0, 0, false]);
+    // A branch that is not current is updated without touching containers.
+    await a.checkout('web', 'other', { create: true });
+    await fsp.writeFile(path.join(await a.subdotPath('web', 'db'), 'v.txt'), 'other');
+    await a.commit('web', { message: 'other' });
+    await a.push('hub', 'web', 'other');
+    log.length = 0;
+    const o = await b.pull('hub', 'web', 'other');
+    assert.equal(o.status, 'created');
+    assert.deepEqual(log, []);
+    assert.match(await b.remoteLink('hub', 'web', 'other'), /\/dana\/web\/tree\/other$/);
+  } finally { await a.engine.close(); await b.engine.close(); }
+});
+
+test('hub web pages: sign up, sign in, API key page, dots, branch and commit pages', async () => {
+  const form = (body: Record<string, string>) => ({ body: new URLSearchParams(body).toString(), headers: { 'Content-Type': 'application/x-www-form-urlencoded' } });
+  const su = await request(hub.port, 'POST', '/signup', form({ user: 'erin', password: 'erin-password' }));
+  assert.equal(su.status, 200);
+  const shown = /class="key mono"[^>]*>(dmk_[A-Za-z0-9_-]+)</.exec(su.body.toString())![1];
+  assert.equal((await request(hub.port, 'GET', '/api/v1/whoami', { key: shown })).json.user, 'erin');
+  const bad = await request(hub.port, 'POST', '/login', form({ user: 'erin', password: 'wrong-password' }));
+  assert.equal(bad.status, 401);
+  const li = await new Promise<{ status: number; cookie: string }>((resolve, reject) => {
+    const http = require('node:http');
+    const b = new URLSearchParams({ user: 'erin', password: 'erin-password' }).toString();
+    const req = http.request({ host: '127.0.0.1', port: hub.port, method: 'POST', path: '/login', headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': b.length } }, (res: any) => { res.resume(); resolve({ status: res.statusCode, cookie: String(res.headers['set-cookie']).split(';')[0] }); });
+    req.on('error', reject); req.end(b);
+  });
+  assert.equal(li.status, 303);
+  const cookie = { Cookie: li.cookie };
+  const keyPage = await request(hub.port, 'GET', '/settings/key', { headers: cookie });
+  assert.match(keyPage.body.toString(), /Reset API key/);
+  assert.ok(!keyPage.body.toString().includes(shown), 'the key is shown only once');
+  const reset = await request(hub.port, 'POST', '/settings/key', { headers: { ...cookie, 'Content-Type': 'application/x-www-form-urlencoded' }, body: '' });
+  const fresh = /class="key mono"[^>]*>(dmk_[A-Za-z0-9_-]+)</.exec(reset.body.toString())![1];
+  assert.notEqual(fresh, shown);
+  assert.equal((await request(hub.port, 'GET', '/api/v1/whoami', { key: shown })).status, 401, 'the old key stops working');
+  // A dot with a commit, pushed through the service.
+  const s = await DotdeskService.open(path.join(tmp(), 's'));
+  try {
+    await s.addRemote('hub', `erin@127.0.0.1:${hub.port}`, fresh);
+    await s.createDot('moby');
+    await fsp.writeFile(path.join(await s.subdotPath('moby', 'users-db'), 'u.txt'), 'users');
+    const c = await s.commit('moby', { message: 'eleven users <script>', metadata: { users: '11' } });
+    const p = await s.push('hub', 'moby');
+    assert.equal(p.url, `${hub.url}/erin/moby/commit/${c.id}`);
+    const home = await request(hub.port, 'GET', '/erin', { headers: cookie });
+    assert.match(home.body.toString(), /href="\/erin\/moby"/);
+    const dotPage = (await request(hub.port, 'GET', '/erin/moby', { headers: cookie })).body.toString();
+    assert.match(dotPage, /href="\/erin\/moby\/tree\/master"/);
+    const tree = (await request(hub.port, 'GET', '/erin/moby/tree/master', { headers: cookie })).body.toString();
+    assert.match(tree, new RegExp(c.id));
+    const commit = await request(hub.port, 'GET', `/erin/moby/commit/${c.id}`, { headers: cookie });
+    const html = commit.body.toString();
+    assert.equal(commit.status, 200);
+    assert.match(html, /eleven users &lt;script&gt;/, 'message shown, escaped');
+    assert.match(html, /users-db/);
+    assert.match(html, /users=11/);
+    assert.match(html, new RegExp(c.author));
+    assert.match(html, new RegExp(c.time.replace(/[.]/g, '\\.')));
+    // Private: signed out, the same pages are 404.
+    assert.equal((await request(hub.port, 'GET', `/erin/moby/commit/${c.id}`)).status, 404);
+    await s.setDotPublic('hub', 'erin/moby', true);
+    assert.equal((await request(hub.port, 'GET', `/erin/moby/commit/${c.id}`)).status, 200);
+  } finally { await s.engine.close(); }
+});
