@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { DmError, toErrorInfo } from '../contract/errors';
 import { DotdeskService } from '../service/service';
 import { createService } from '../service/create';
@@ -36,7 +38,7 @@ export const extraCommands: Record<string, Command> = { ...serveCommands, ...rem
 export async function run(argv: string[], service?: DotdeskService): Promise<number> {
   const [cmd, ...rest] = argv;
   if (!cmd || cmd === 'help' || cmd === '--help' || cmd === '-h') { process.stdout.write(USAGE + REMOTE_USAGE + '\n'); return cmd ? 0 : 2; }
-  if (cmd === 'version' || cmd === '--version') { process.stdout.write(`dm (Dotdesk) ${require('../../../package.json').version}\n`); return 0; }
+  if (cmd === 'version' || cmd === '--version') { process.stdout.write(`dm (Dotdesk) ${JSON.parse(readFileSync(path.join(__dirname, '..', '..', '..', 'package.json'), 'utf8')).version}\n`); return 0; }
   const fn = commands[cmd] ?? extraCommands[cmd];
   const printer = new ProgressPrinter(process.stderr, rest.includes('--json') || rest.includes('-q'));
   let svc = service;

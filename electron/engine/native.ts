@@ -22,6 +22,8 @@ export function dmfs(): DmfsAddon | null {
   const candidates = [process.env.DM_NATIVE_ADDON, projectRoot() && path.join(projectRoot()!, 'build', 'Release', 'dmfs.node'), (process as any).resourcesPath && path.join((process as any).resourcesPath, 'dmfs.node')];
   for (const c of candidates) {
     if (c && fs.existsSync(c)) {
+      // Native addons can only be loaded with require().
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
       try { addon = require(c) as DmfsAddon; break; } catch { /* try the next one */ }
     }
   }

@@ -2,9 +2,9 @@
 // back; the servers (Debian packages, started here) must start on them and return the committed data.
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { promises as fsp, existsSync } from 'node:fs';
+import { promises as fsp, existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawnSync, spawn } from 'node:child_process';
 import { Engine, commit, reset, checkout, undo, status } from '../../electron/engine';
 import { tmpDir, sh, freePort, hasCommand } from '../helpers';
 
@@ -19,7 +19,7 @@ class Pg {
   stop(mode = 'fast') { pg('pg_ctl', ['-D', this.dir, '-w', '-m', mode, 'stop']); }
   sql(q: string): string { return pg('psql', ['-h', this.sock, '-p', String(this.port), '-U', 'postgres', '-d', 'postgres', '-At', '-c', q]).trim(); }
   pids(): number[] {
-    const first = Number(require('node:fs').readFileSync(path.join(this.dir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    const first = Number(readFileSync(path.join(this.dir, 'postmaster.pid'), 'utf8').split('\n')[0]);
     const kids = spawnSync('pgrep', ['-P', String(first)], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number);
     return [first, ...kids];
   }
@@ -68,7 +68,7 @@ test('PostgreSQL 15: committed states restore and start, including a commit take
     server = new Pg(await e.workDir('app', 'users-db'), sock, server.port);
     server.start();
     const [c, a] = asPg(path.join(PGBIN, 'pgbench'), ['-h', sock, '-p', String(server.port), '-U', 'postgres', '-c', '2', '-T', '4', 'postgres']);
-    const load = require('node:child_process').spawn(c, a, { stdio: 'ignore' });
+    const load = spawn(c, a, { stdio: 'ignore' });
     await new Promise((r) => setTimeout(r, 1500));
     const pids = server.pids();
     for (const p of pids) process.kill(p, 'SIGSTOP');
