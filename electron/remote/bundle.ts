@@ -141,7 +141,7 @@ export async function importBundle(engine: Engine, file: string, opts: { dot?: s
         const o = await reader.record();
         hash.update(recordHeader({ ...o, stored: o.bytes.length })).update(o.bytes);
         bytes += o.bytes.length;
-        try { await engine.objects.putEncoded(o.id, o.type, o.codec, o.size, o.bytes); } catch (e) { throw invalid(`Object ${o.id.slice(0, 12)} in the bundle does not match its hash (or its data is damaged).`); }
+        try { await engine.objects.putEncoded(o.id, o.type, o.codec, o.size, o.bytes); } catch { throw invalid(`Object ${o.id.slice(0, 12)} in the bundle does not match its hash (or its data is damaged).`); }
       }
       const trailer = await reader.take(16, 'the trailer');
       const digest = await reader.take(32, 'the trailer');

@@ -3,6 +3,7 @@ import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { promises as fsp, statSync } from 'node:fs';
 import * as path from 'node:path';
+import * as http from 'node:http';
 import { Hub, startHub, signup, request, tmp } from './helpers';
 import { DotdeskService, ContainerHooks, noContainers } from '../../electron/service/service';
 import { API_METHODS } from '../../electron/contract/api';
@@ -78,7 +79,6 @@ test('hub web pages: sign up, sign in, API key page, dots, branch and commit pag
   const bad = await request(hub.port, 'POST', '/login', form({ user: 'erin', password: 'wrong-password' }));
   assert.equal(bad.status, 401);
   const li = await new Promise<{ status: number; cookie: string }>((resolve, reject) => {
-    const http = require('node:http');
     const b = new URLSearchParams({ user: 'erin', password: 'erin-password' }).toString();
     const req = http.request({ host: '127.0.0.1', port: hub.port, method: 'POST', path: '/login', headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': b.length } }, (res: any) => { res.resume(); resolve({ status: res.statusCode, cookie: String(res.headers['set-cookie']).split(';')[0] }); });
     req.on('error', reject); req.end(b);
