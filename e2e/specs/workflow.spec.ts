@@ -86,4 +86,30 @@ test('commit, branch, change, commit, switch back', async ({ app }) => {
   await expect(dot.currentBranch('discounts')).toBeVisible();
   expect(readFileSync(path.join(app.dm('dot', 'path', 'shop', 'db'), 'products.csv'), 'utf8')).toContain('Kettle');
   await app.shot('08-after-undo');
+
+  // Every control has an accessible name (what getByRole and screen readers rely on).
+  const unnamed = await app.page.evaluate(() => [...document.querySelectorAll('button, input, textarea, select, [role=option], [role=listbox]')]
+    .filter((el) => {
+      const e = el as HTMLElement;
+      const labelled = e.getAttribute('aria-label') || e.getAttribute('aria-labelledby') || (e as HTMLInputElement).labels?.length || e.textContent?.trim();
+      return !labelled;
+    }).map((el) => el.outerHTML.slice(0, 120)));
+  expect(unnamed).toEqual([]);
+
+  // Keyboard: the dots list and the timeline move with the arrow keys.
+  await ui.dots.focus();
+  await app.page.keyboard.press('End');
+  await dot.history.focus();
+  await app.page.keyboard.press('Home');
+  await expect(dot.commit('Spring discounts')).toHaveAttribute('aria-selected', 'true');
+  await app.page.keyboard.press('ArrowDown');
+  await expect(dot.commit('Initial catalogue')).toHaveAttribute('aria-selected', 'true');
+  await expect(dot.details).toContainText('ticket');
+
+  // The dark theme follows the OS.
+  await app.page.emulateMedia({ colorScheme: 'dark' });
+  await app.shot('09-dark-theme');
+  const bg = await app.page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  expect(bg).not.toBe('rgb(246, 247, 249)');
+  await app.page.emulateMedia({ colorScheme: 'light' });
 });
