@@ -312,7 +312,14 @@ export class HubServer {
       const { loc, bytes } = await store.readStored(id);
       const ok1 = res.write(recordHeader({ type: loc.type, id, codec: loc.codec, size: loc.size, stored: bytes.length }));
       const ok2 = res.write(bytes);
-      if (!ok1 || !ok2) await new Promise<void>((resolve, reject) => { res.once('drain', resolve); res.once('close', () => reject(new Error('client went away'))); });
+      if (!ok1 || !ok2) {
+        await new Promise<void>((resolve, reject) => {
+          const done = (err?: Error) => { res.off('drain', onDrain); res.off('close', onClose); if (err) reject(err); else resolve(); };
+          const onDrain = () => done();
+          const onClose = () => done(new Error('client went away'));
+          res.on('drain', onDrain); res.on('close', onClose);
+        });
+      }
       if (res.destroyed) return;
     }
     res.end();
