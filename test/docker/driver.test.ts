@@ -36,7 +36,7 @@ async function tree(dir: string): Promise<string[]> {
   return out.sort();
 }
 
-test('dm volume driver and containers on a real dockerd', { timeout: 240_000 }, async (t) => {
+test('dm volume driver and containers on a real dockerd', async (t) => {
   const reason = await skipReason();
   if (reason) { console.log(`# docker driver test skipped: ${reason}`); t.skip(reason); return; }
   const tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'dm-docker-'));
@@ -53,11 +53,18 @@ test('dm volume driver and containers on a real dockerd', { timeout: 240_000 }, 
   const inspect = async (name: string) => JSON.parse((await docker('inspect', name)).stdout)[0];
   const readData = async () => (await docker('exec', cname, 'cat', '/data/f')).stdout.trim();
 
+  // Why steps instead of subtests: a subtest still pending when the test times out never settles,
+  // and then the cleanup below (remove container and volume while the driver is up) would never run.
+  const step = async (name: string, fn: () => Promise<void>) => {
+    const t0 = Date.now();
+    try { await fn(); } catch (e) { throw Object.assign(e as Error, { message: `${name}: ${(e as Error).message}` }); }
+    t.diagnostic(`${name}: ${Date.now() - t0} ms`);
+  };
   let serve: ServeProc | undefined;
   try {
     serve = await startServeProc(env);
 
-    await t.test('hostile names are refused at the socket and through docker; nothing is created outside the store', async () => {
+    await step('hostile names are refused at the socket and through docker; nothing is created outside the store', async () => {
       const before = await tree(tmp);
       for (const Name of ['../x', '../../etc/dm-evil', 'a/b', 'a b', 'a\0b', 'n'.repeat(65), 'ok.' + '../up']) {
         for (const m of ['Create', 'Mount', 'Get', 'Remove']) {
@@ -75,7 +82,7 @@ test('dm volume driver and containers on a real dockerd', { timeout: 240_000 }, 
       assert.ok(!vols.includes(tag), 'docker kept none of the refused volumes');
     });
 
-    await t.test('a container on a dm volume: commit pauses it, checkout stops and restarts it on the branch data', async () => {
+    await step('a container on a dm volume: commit pauses it, checkout stops and restarts it on the branch data', async () => {
       await docker('volume', 'create', '-d', 'dm', vol);
       assert.ok((await dmJson('list')).some((d: any) => d.name === dot), 'docker volume create made the dot');
       await docker('run', '-d', '--name', cname, '-v', `${vol}:/data`, IMAGE, 'sh', '-c',
@@ -115,7 +122,7 @@ test('dm volume driver and containers on a real dockerd', { timeout: 240_000 }, 
       assert.equal(await readData(), 'one');
     });
 
-    await t.test('one store lock: Mount answers while another process holds the lock; a CLI checkout while dm serve runs does not deadlock', async () => {
+    await step('one store lock: Mount answers while another process holds the lock; a CLI checkout while dm serve runs does not deadlock', async () => {
       const other = await Engine.open(home);
       try {
         await other.withLock('held by the test', async () => {
@@ -134,7 +141,7 @@ test('dm volume driver and containers on a real dockerd', { timeout: 240_000 }, 
       await dm('checkout', 'master');
     });
 
-    await t.test('stopping dm serve and starting it again while containers exist works', async () => {
+    await step('stopping dm serve and starting it again while containers exist works', async () => {
       assert.equal(await serve!.stop('SIGTERM'), 0, 'dm serve exits 0 on SIGTERM');
       assert.match(serve!.output(), /stopped/);
       assert.equal(await probeSocket(SOCKET), 'absent', 'the socket file is removed');
@@ -153,7 +160,7 @@ test('dm volume driver and containers on a real dockerd', { timeout: 240_000 }, 
       await assert.rejects(sh(process.execPath, [DM_CLI, 'serve'], { env, timeout: 15_000 }), /PLUGIN_RUNNING/);
     });
 
-    await t.test('Ctrl-C while containers are paused or stopped puts them back before exiting', async () => {
+    await step('Ctrl-C while containers are paused or stopped puts them back before exiting', async () => {
       const gw = path.join(ROOT, 'dist', 'electron', 'docker', 'gateway.js');
       for (const verb of ['freeze', 'stop']) {
         const script = `const { DockerGateway } = require(${JSON.stringify(gw)});
