@@ -46,7 +46,7 @@ export interface AppHandle {
 /** Starts the web bridge in a child process and returns its URL. */
 async function startBridgeProcess(home: string, extraEnv: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(process.execPath, [path.join(root, 'dist', 'electron', 'bridge', 'cli.js'), '--json', '--no-advertise'], {
-    env: { ...process.env, DM_HOME: home, DM_DOCKER: process.env.DM_E2E_DOCKER === '1' ? '1' : '0', ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, DM_HOME: home, DM_DOCKER: '0', ...extraEnv, DM_PLUGIN: '0' }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let err = '';
   child.stderr!.on('data', (d) => { err += d; });
@@ -73,7 +73,7 @@ export const test = base.extend<{ app: AppHandle; appEnv: Record<string, string>
     if (mode === 'electron') {
       const userData = path.join(home, '.electron-user-data');
       mkdirSync(userData, { recursive: true });
-      electronApp = await _electron.launch({ executablePath: bin, args: [root], env: { ...process.env, DM_HOME: home, DM_DOCKER: '0', DM_USER_DATA: userData, ...appEnv } as Record<string, string> });
+      electronApp = await _electron.launch({ executablePath: bin, args: [root], env: { ...process.env, DM_HOME: home, DM_DOCKER: '0', DM_USER_DATA: userData, ...appEnv, DM_PLUGIN: '0' } as Record<string, string> });
       page = await electronApp.firstWindow();
       await page.setViewportSize({ width: 1440, height: 900 }).catch(() => {});
     } else {

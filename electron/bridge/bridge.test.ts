@@ -40,7 +40,7 @@ const dm = (...args: string[]) => spawnSync(process.execPath, [path.join(ROOT, '
 
 before(async () => {
   home = mkdtempSync(path.join(os.tmpdir(), 'dm-bridge-'));
-  child = spawn(process.execPath, [path.join(ROOT, 'dist', 'electron', 'bridge', 'cli.js'), '--json'], { env: { ...process.env, DM_HOME: home, DM_DOCKER: '0' }, stdio: ['ignore', 'pipe', 'inherit'] });
+  child = spawn(process.execPath, [path.join(ROOT, 'dist', 'electron', 'bridge', 'cli.js'), '--json', '--no-plugin'], { env: { ...process.env, DM_HOME: home, DM_DOCKER: '0' }, stdio: ['ignore', 'pipe', 'inherit'] });
   const line = await new Promise<string>((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (d) => { out += d; if (out.includes('\n')) resolve(out.split('\n')[0]); });

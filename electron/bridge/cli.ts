@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `node dist/electron/bridge/cli.js [--port N] [--host H] [--token T] [--static DIR] [--json]`:
+// `node dist/electron/bridge/cli.js [--port N] [--host H] [--token T] [--static DIR] [--json] [--no-plugin]`:
 // opens the store (DM_HOME) and serves the UI + API on 127.0.0.1. Used by `npm start` where no
 // Electron binary exists, and by the e2e fixture. Prints the URL (with its token) on stdout.
 import { createService } from '../service/create';
@@ -21,9 +21,22 @@ export async function main(argv: string[]): Promise<void> {
     staticDir: opt(argv, '--static'),
     advertise: !argv.includes('--no-advertise'),
   });
-  if (argv.includes('--json')) process.stdout.write(JSON.stringify({ url: bridge.url, origin: bridge.origin, token: bridge.token, home: service.engine.home, pid: process.pid }) + '\n');
-  else process.stdout.write(`Dotdesk is running. Open this URL in your browser (it carries the access token):\n\n  ${bridge.url}\n\nStore: ${service.engine.home}\nPress Ctrl+C to stop.\n`);
+  // Like the desktop app: also serve the Docker volume driver when this process can (else say why).
+  let plugin: { close(): Promise<void>; socket: string } | undefined;
+  let pluginNote = '';
+  if (!argv.includes('--no-plugin') && process.env.DM_PLUGIN !== '0' && process.env.DM_DOCKER !== '0') {
+    try {
+      const { startServe } = await import('../cli/serve');
+      plugin = await startServe({ service, extensions: [], log: (s) => process.stderr.write(s + '\n') });
+      pluginNote = `Docker volume driver "dm": ${plugin.socket}`;
+    } catch (e) {
+      pluginNote = `Docker volume driver not started (${toErrorInfo(e).message}); working on data only.`;
+    }
+  }
+  if (argv.includes('--json')) process.stdout.write(JSON.stringify({ url: bridge.url, origin: bridge.origin, token: bridge.token, home: service.engine.home, pid: process.pid, plugin: plugin?.socket ?? null }) + '\n');
+  else process.stdout.write(`Dotdesk is running. Open this URL in your browser (it carries the access token):\n\n  ${bridge.url}\n\nStore: ${service.engine.home}\n${pluginNote ? pluginNote + '\n' : ''}Press Ctrl+C to stop.\n`);
   const stop = async () => {
+    await plugin?.close().catch(() => {});
     await bridge.close().catch(() => {});
     await service.engine.close().catch(() => {});
     process.exit(0);

@@ -23,7 +23,7 @@ export const opsSlice: Slice<OpsSlice> = (set, get) => {
     openDialog(dialog) { set({ dialog }); },
     toast(t) {
       const id = nextToast++;
-      set({ toasts: [...get().toasts.slice(-3), { ...t, id }] });
+      set({ toasts: [...get().toasts.slice(-2), { ...t, id }] });
       // Why errors stay: they carry what to do next; success fades after a while.
       if (t.kind !== 'error') setTimeout(() => get().dismissToast(id), t.undoDot ? 12_000 : 6_000);
     },
