@@ -110,6 +110,10 @@ image_current() { # image -> is it present with its expected key?
   [ "$(label_of "$1" dotdesk.key)" = "${IMAGE_KEY[$1]}" ]
 }
 
+needs_build() { # image -> must this run build it?
+  [ "${DOTDESK_IMAGES_REBUILD:-0}" = 1 ] || ! image_current "$1"
+}
+
 images_current() { # all four images present with their expected keys?
   local img
   for img in "$BASE_IMAGE" "${DEMO_IMAGES[@]}"; do
@@ -171,7 +175,10 @@ save_cache() {
   say "saving images to $CACHE_FILE…"
   # Why temp + rename: an interrupted save must never leave a truncated
   # archive under the final name (the next run would trust and load it).
-  docker save "$BASE_IMAGE" "${DEMO_IMAGES[@]}" | zstd -q -T0 -3 -o "$tmp"
+  if ! docker save "$BASE_IMAGE" "${DEMO_IMAGES[@]}" | zstd -q -T0 -3 -o "$tmp"; then
+    rm -f "$tmp"
+    die "docker save | zstd failed (the images themselves are fine)"
+  fi
   mv -f "$tmp" "$CACHE_FILE"
   # Keep the newest few archives (other checkouts may still want theirs).
   local keep="${DOTDESK_IMAGES_KEEP:-3}" old
@@ -203,6 +210,7 @@ fi
 
 build_base() {
   command -v debootstrap >/dev/null || die "debootstrap is not installed (run scripts/ensure-docker.sh)"
+  [ "$(id -u)" = 0 ] || die "building $BASE_IMAGE needs root (debootstrap creates device nodes and owners)"
   local mirror="${DOTDESK_DEBIAN_MIRROR:-$(host_mirror)}"
   local dir
   dir=$(mktemp -d "${TMPDIR:-/var/tmp}/dotdesk-rootfs.XXXXXX")
@@ -259,10 +267,10 @@ cleanup_rootfs() {
   rm -rf --one-file-system "$dir"
 }
 
-if image_current "$BASE_IMAGE"; then
-  say "$BASE_IMAGE is up to date"
-else
+if needs_build "$BASE_IMAGE"; then
   build_base
+else
+  say "$BASE_IMAGE is up to date"
 fi
 
 # ------------------------------------------------------------ demo images ---
@@ -276,9 +284,11 @@ if [ ! -d "$DEMO/node_modules" ] || [ "$DEMO/package-lock.json" -nt "$DEMO/node_
 fi
 
 LOGS=$(mktemp -d "${TMPDIR:-/tmp}/dotdesk-images.XXXXXX")
+BUILD_FLAGS=(--pull=false)
+[ "${DOTDESK_IMAGES_REBUILD:-0}" = 1 ] && BUILD_FLAGS+=(--no-cache)
 build_one() { # name dockerfile context
   local name="$1" file="$2" ctx="$3"
-  docker build --pull=false --label "dotdesk.key=${IMAGE_KEY[dotdesk-demo/$name]}" \
+  docker build "${BUILD_FLAGS[@]}" --label "dotdesk.key=${IMAGE_KEY[dotdesk-demo/$name]}" \
     -t "dotdesk-demo/$name" -f "$file" "$ctx" >"$LOGS/$name.log" 2>&1
   say "built dotdesk-demo/$name ($(elapsed))"
 }
@@ -287,7 +297,7 @@ build_one() { # name dockerfile context
 # parallel. Images whose key did not change are kept.
 declare -A PIDS=()
 for name in redis postgres app; do
-  if image_current "dotdesk-demo/$name"; then
+  if ! needs_build "dotdesk-demo/$name"; then
     say "dotdesk-demo/$name is up to date"
     continue
   fi

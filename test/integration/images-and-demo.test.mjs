@@ -80,6 +80,13 @@ function makePng(w, h, [r, g, b]) {
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+// The demo's own unit tests need no Docker; the repo's test runner only looks
+// under test/, so they run from here.
+test('moby-counter unit tests (examples/moby-counter/test)', () => {
+  const r = spawnSync(process.execPath, ['--test', path.join(DEMO, 'test')], { encoding: 'utf8', timeout: 120000 });
+  assert.equal(r.status, 0, `node --test examples/moby-counter/test failed:\n${r.stdout}\n${r.stderr}`);
+});
+
 test('images.sh builds the demo images and the demo keeps its data across restarts', { skip: skip ?? false, timeout: 15 * 60 * 1000 }, async (t) => {
   const project = `ddtest${process.pid}${randomBytes(3).toString('hex')}`;
   const port = await freePort();
