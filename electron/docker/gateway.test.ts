@@ -48,7 +48,7 @@ const demo = (): FakeC[] => [
 
 test('containersOf finds containers by driver dm and volume name DOT.SUBDOT', async () => {
   const d = fakeDocker(demo());
-  const g = new DockerGateway({ docker: d.api });
+  const g = new DockerGateway({ docker: d.api, pluginSocket: false });
   const cs = await g.containersOf('p_app');
   assert.deepEqual(cs.map((c) => c.name), ['old_1', 'p_app_1', 'p_postgres_1', 'p_redis_1']);
   const app = cs.find((c) => c.name === 'p_app_1')!;
@@ -57,12 +57,12 @@ test('containersOf finds containers by driver dm and volume name DOT.SUBDOT', as
   assert.equal(cs.find((c) => c.name === 'old_1')!.running, false);
   assert.deepEqual(cs.find((c) => c.name === 'p_redis_1')!, { id: '1', name: 'p_redis_1', image: 'img', state: 'running', running: true, subdots: ['clicks-db'], service: 'redis', project: 'p' });
   assert.deepEqual((await g.containersOf('solo')).map((c) => [c.name, c.subdots]), [['default_1', ['__default__']]]);
-  assert.deepEqual(await new DockerGateway({ docker: fakeDocker([], { down: true }).api }).containersOf('p_app'), []);
+  assert.deepEqual(await new DockerGateway({ docker: fakeDocker([], { down: true }).api, pluginSocket: false }).containersOf('p_app'), []);
 });
 
 test('freeze pauses every running container of the dot and thaw unpauses them', async () => {
   const d = fakeDocker(demo());
-  const g = new DockerGateway({ docker: d.api });
+  const g = new DockerGateway({ docker: d.api, pluginSocket: false });
   const { taken, thaw } = await g.freeze('p_app');
   assert.deepEqual(taken, { how: 'paused', containers: ['p_app_1', 'p_postgres_1', 'p_redis_1'] });
   assert.deepEqual(d.cs.filter((c) => c.State === 'paused').map((c) => c.name).sort(), ['p_app_1', 'p_postgres_1', 'p_redis_1']);
@@ -71,27 +71,27 @@ test('freeze pauses every running container of the dot and thaw unpauses them', 
   assert.equal(d.cs.filter((c) => c.State === 'paused').length, 0);
   assert.equal(d.log.filter((l) => l.startsWith('unpause')).length, 3);
   assert.equal((await g.freeze('nothing')).taken.how, 'nothing-running');
-  assert.equal((await new DockerGateway({ docker: fakeDocker([], { down: true }).api }).freeze('p_app')).taken.how, 'docker-unreachable');
+  assert.equal((await new DockerGateway({ docker: fakeDocker([], { down: true }).api, pluginSocket: false }).freeze('p_app')).taken.how, 'docker-unreachable');
 });
 
 test('a failed pause unpauses the others and fails with DOCKER_ERROR', async () => {
   const cs = demo();
   cs[1].failPause = true;
   const d = fakeDocker(cs);
-  await assert.rejects(new DockerGateway({ docker: d.api }).freeze('p_app'), (e: unknown) => e instanceof DmError && e.code === 'DOCKER_ERROR' && /p_postgres_1/.test(e.message));
+  await assert.rejects(new DockerGateway({ docker: d.api, pluginSocket: false }).freeze('p_app'), (e: unknown) => e instanceof DmError && e.code === 'DOCKER_ERROR' && /p_postgres_1/.test(e.message));
   assert.equal(d.cs.filter((c) => c.State === 'paused').length, 0);
 });
 
 test('stop stops running containers of the dot; restart starts the same ones', async () => {
   const d = fakeDocker(demo());
-  const g = new DockerGateway({ docker: d.api });
+  const g = new DockerGateway({ docker: d.api, pluginSocket: false });
   const { restart, note } = await g.stop('p_app');
   assert.equal(note.reachable, true);
   assert.deepEqual(d.cs.filter((c) => c.State === 'exited').map((c) => c.name).sort(), ['old_1', 'p_app_1', 'p_postgres_1', 'p_redis_1']);
   assert.equal(d.cs.find((c) => c.name === 'local_1')!.State, 'running');
   assert.deepEqual(await restart(), ['p_app_1', 'p_postgres_1', 'p_redis_1']);
   assert.equal(d.cs.find((c) => c.name === 'old_1')!.State, 'exited', 'a container that was not running stays stopped');
-  const down = await new DockerGateway({ docker: fakeDocker([], { down: true }).api }).stop('p_app');
+  const down = await new DockerGateway({ docker: fakeDocker([], { down: true }).api, pluginSocket: false }).stop('p_app');
   assert.equal(down.note.reachable, false);
   assert.match(down.note.message!, /not reachable/);
   assert.deepEqual(await down.restart(), []);
@@ -101,7 +101,7 @@ test('a container that fails to start again is reported, the others start', asyn
   const cs = demo();
   cs[0].failStart = true;
   const d = fakeDocker(cs);
-  const { restart } = await new DockerGateway({ docker: d.api }).stop('p_app');
+  const { restart } = await new DockerGateway({ docker: d.api, pluginSocket: false }).stop('p_app');
   await assert.rejects(restart(), (e: unknown) => e instanceof DmError && e.code === 'DOCKER_ERROR' && /p_redis_1/.test(e.message) && /data was switched/.test(e.message));
   assert.equal(d.cs.find((c) => c.name === 'p_app_1')!.State, 'running');
 });
@@ -109,7 +109,7 @@ test('a container that fails to start again is reported, the others start', asyn
 test('the service commits paused containers, always unpauses, and checkout restarts them', async () => {
   const home = await fsp.mkdtemp(path.join(os.tmpdir(), 'dm-gw-'));
   const d = fakeDocker(demo());
-  const svc = await DotdeskService.open(home, new DockerGateway({ docker: d.api }));
+  const svc = await DotdeskService.open(home, new DockerGateway({ docker: d.api, pluginSocket: false }));
   try {
     await svc.createDot('p_app');
     const dir = await svc.subdotPath('p_app', 'clicks-db');
@@ -132,7 +132,7 @@ test('the service commits paused containers, always unpauses, and checkout resta
 
 test('Docker unreachable: commit is recorded as such and checkout still switches the data', async () => {
   const home = await fsp.mkdtemp(path.join(os.tmpdir(), 'dm-gw-'));
-  const svc = await DotdeskService.open(home, new DockerGateway({ docker: fakeDocker([], { down: true }).api }));
+  const svc = await DotdeskService.open(home, new DockerGateway({ docker: fakeDocker([], { down: true }).api, pluginSocket: false }));
   try {
     await svc.createDot('a');
     await svc.subdotPath('a', 's');
@@ -142,6 +142,14 @@ test('Docker unreachable: commit is recorded as such and checkout still switches
     assert.equal(r.docker.reachable, false);
     assert.match(r.docker.message!, /not reachable/);
   } finally { await svc.engine.close(); await fsp.rm(home, { recursive: true, force: true }); }
+});
+
+test('containers are not stopped when the volume driver is not running', async () => {
+  const d = fakeDocker(demo());
+  const g = new DockerGateway({ docker: d.api, pluginSocket: path.join(os.tmpdir(), 'no-such-dm-' + process.pid + '.sock') });
+  await assert.rejects(g.stop('p_app'), (e: unknown) => e instanceof DmError && e.code === 'DOCKER_ERROR' && /not running/.test(e.message));
+  assert.equal(d.log.filter((l) => l.startsWith('stop')).length, 0);
+  assert.deepEqual(await (await g.stop('nobody')).restart(), [], 'a dot without running containers needs no driver');
 });
 
 test('isUnreachable tells connection failures from refusals; containerHooks honours docker:false', () => {

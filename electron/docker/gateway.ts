@@ -4,6 +4,7 @@ import type { ContainerInfo, ProgressEvent } from '../contract/models';
 import type { ContainerHooks } from '../service/service';
 import { parseVolumeName, isOurDriver, PLUGIN_NAME } from './names';
 import { onInterrupt } from './signals';
+import { probeSocket, defaultPluginSocket } from './plugin';
 
 /** The part of dockerode the gateway uses (tests pass a fake). */
 export interface DockerApi {
@@ -22,6 +23,11 @@ export interface GatewayOptions {
   driver?: string;
   /** Seconds `docker stop` waits before killing (default 10). */
   stopTimeout?: number;
+  /**
+   * The volume driver's socket, checked before stopping containers (they cannot start again
+   * without it); default DM_PLUGIN_SOCKET or /run/docker/plugins/dm.sock; false = do not check.
+   */
+  pluginSocket?: string | false;
 }
 
 const UNREACHABLE_CODES = new Set(['ENOENT', 'ECONNREFUSED', 'ECONNRESET', 'EACCES', 'EPERM', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE']);
@@ -57,6 +63,7 @@ export class DockerGateway implements ContainerHooks {
   private readonly slow: DockerApi;
   private readonly driver: string;
   private readonly stopTimeout: number;
+  private readonly pluginSocket: string | false;
   private cached?: { at: number; list: Promise<Docker.ContainerInfo[]> };
 
   constructor(opts: GatewayOptions = {}) {
@@ -64,6 +71,7 @@ export class DockerGateway implements ContainerHooks {
     this.slow = opts.slowDocker ?? opts.docker ?? (new Docker({ timeout: 60_000 }) as unknown as DockerApi);
     this.driver = opts.driver ?? PLUGIN_NAME;
     this.stopTimeout = opts.stopTimeout ?? 10;
+    this.pluginSocket = opts.pluginSocket === undefined ? defaultPluginSocket(this.driver) : opts.pluginSocket;
   }
 
   /** True when the daemon answers. */
@@ -172,6 +180,10 @@ export class DockerGateway implements ContainerHooks {
     const live = users.filter((u) => u.info.state === 'running' || u.info.state === 'paused').map((u) => ({ id: u.info.id, name: u.info.name, paused: u.info.state === 'paused' }));
     const note = { reachable: true } as { reachable: boolean; message?: string };
     if (!live.length) return { restart: async () => [], note };
+    // Why: Docker asks the driver to Mount at every start; without it the containers would stay down.
+    if (this.pluginSocket && (await probeSocket(this.pluginSocket).catch(() => 'absent')) !== 'live') {
+      throw new DmError('DOCKER_ERROR', `The dm volume driver is not running (nothing answers on ${this.pluginSocket}), so ${live.map((c) => c.name).join(', ')} could not start again after the switch. Nothing was changed.`, 'Start it with "dm serve" (or open the Dotdesk app), then retry.');
+    }
     onProgress?.({ op: 'containers', phase: 'stopping', doneBytes: 0, message: `Stopping ${live.map((c) => c.name).join(', ')}` });
     const stopped: { id: string; name: string }[] = [];
     const startAll = async (): Promise<{ started: string[]; failed: string[] }> => {

@@ -58,6 +58,10 @@ test('the driver answers the v1 protocol: activate, capabilities, create, get, l
     await fsp.writeFile(path.join(m.Mountpoint, 'data'), 'keep me');
     assert.deepEqual((await t.call('/VolumeDriver.Remove', { Name: 'proj_app.clicks-db' })).json, { Err: '' });
     assert.equal(await fsp.readFile(path.join(await t.engine.workDir('proj_app', 'clicks-db'), 'data'), 'utf8'), 'keep me', 'Remove never deletes data');
+    assert.deepEqual((await t.call('/VolumeDriver.List', {})).json.Volumes.map((v: any) => v.Name).sort(), ['proj_app.users-db', 'single'], 'a removed volume is no longer listed');
+    await t.call('/VolumeDriver.Mount', { Name: 'proj_app.clicks-db', ID: 'def' });
+    assert.equal((await t.call('/VolumeDriver.List', {})).json.Volumes.length, 3, 'mounting it again lists it again');
+    assert.deepEqual(JSON.parse(await fsp.readFile(path.join(t.home, 'docker-volumes.json'), 'utf8')), ['proj_app.clicks-db', 'proj_app.users-db', 'single']);
     const u = await t.call('/VolumeDriver.Nope', {});
     assert.equal(u.status, 404);
     assert.match(u.json.Err, /no method/);

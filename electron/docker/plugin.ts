@@ -32,6 +32,46 @@ function errText(e: unknown): string {
 }
 
 /**
+ * The volumes Docker knows through this driver (created or mounted, not removed since), kept in
+ * the store as docker-volumes.json. Why: List must not resurrect volumes that `docker volume rm`
+ * or `docker-compose down -v` removed; Remove keeps the data, so the dots alone cannot tell.
+ */
+export class VolumeRegistry {
+  private names?: Set<string>;
+  private chain: Promise<unknown> = Promise.resolve();
+  constructor(readonly file: string) {}
+
+  private async load(): Promise<Set<string>> {
+    if (!this.names) {
+      let list: unknown = [];
+      try { list = JSON.parse(await fsp.readFile(this.file, 'utf8')); } catch { /* absent or damaged: start empty (rebuilt by Create/Mount) */ }
+      this.names = new Set(Array.isArray(list) ? list.filter((n): n is string => typeof n === 'string') : []);
+    }
+    return this.names;
+  }
+
+  private update(fn: (s: Set<string>) => boolean): Promise<void> {
+    const next = this.chain.catch(() => {}).then(async () => {
+      const s = await this.load();
+      if (!fn(s)) return;
+      // Why temp + rename: a crash never leaves a half-written registry.
+      const tmp = `${this.file}.${process.pid}.tmp`;
+      await fsp.writeFile(tmp, JSON.stringify([...s].sort()) + '\n');
+      await fsp.rename(tmp, this.file);
+    });
+    this.chain = next;
+    return next;
+  }
+
+  /** Records a volume Docker created or mounted. */
+  add(name: string): Promise<void> { return this.update((s) => !s.has(name) && !!s.add(name)); }
+  /** Forgets a volume Docker removed (its data stays in the store). */
+  remove(name: string): Promise<void> { return this.update((s) => s.delete(name)); }
+  /** Volume names, sorted. */
+  async list(): Promise<string[]> { await this.chain.catch(() => {}); return [...(await this.load())].sort(); }
+}
+
+/**
  * The `dm` volume driver: Docker's volume plugin protocol v1 on top of the engine.
  * Mount and Get never take the store lock (engine.workDir is lock-free), so containers can be
  * (re)started by a checkout in another process that holds the lock. Remove never deletes data.
@@ -42,7 +82,11 @@ export class VolumeDriver {
   /** Mount IDs Docker gave us (informational: Unmount needs nothing). */
   readonly mounts = new Map<string, string>();
 
-  constructor(readonly engine: Engine, private opts: VolumeDriverOptions = {}) {}
+  readonly registry: VolumeRegistry;
+
+  constructor(readonly engine: Engine, private opts: VolumeDriverOptions = {}) {
+    this.registry = new VolumeRegistry(path.join(engine.home, 'docker-volumes.json'));
+  }
 
   /** Answers one protocol call; `method` is the URL path, e.g. "/VolumeDriver.Mount". */
   async handle(method: string, body: any): Promise<Record<string, unknown>> {
@@ -55,7 +99,12 @@ export class VolumeDriver {
       case '/VolumeDriver.Mount': return this.mount(body?.Name, body?.ID);
       case '/VolumeDriver.Path': return this.path(body?.Name);
       case '/VolumeDriver.Unmount': { parseVolumeName(body?.Name); if (typeof body?.ID === 'string') this.mounts.delete(body.ID); return { Err: '' }; }
-      case '/VolumeDriver.Remove': { parseVolumeName(body?.Name); return { Err: '' }; } // Why: Remove never deletes data (dm dot delete does, to the trash).
+      case '/VolumeDriver.Remove': {
+        // Why: Remove never deletes data (dm dot delete does, to the trash); Docker just forgets the volume.
+        const { dot, subdot } = parseVolumeName(body?.Name);
+        await this.registry.remove(volumeName(dot, subdot));
+        return { Err: '' };
+      }
       default: throw new DmError('NOT_FOUND', `The dm volume driver has no method ${JSON.stringify(method.slice(0, 80))}.`, undefined, { unknownMethod: true });
     }
   }
@@ -82,6 +131,7 @@ export class VolumeDriver {
     await this.ensureDot(dot);
     const had = (await this.engine.subdotNames(dot)).includes(subdot);
     await this.engine.workDir(dot, subdot, { create: true });
+    await this.registry.add(volumeName(dot, subdot));
     if (!had) this.opts.onChange?.(dot, 'subdot');
     return { Err: '' };
   }
@@ -96,10 +146,11 @@ export class VolumeDriver {
 
   private async list(): Promise<Record<string, unknown>> {
     const Volumes: { Name: string; Mountpoint: string }[] = [];
-    for (const dot of await this.engine.dotNames()) {
-      if (!(await this.engine.hasDot(dot))) continue;
-      const subs = await this.engine.subdotNames(dot).catch(() => [] as string[]);
-      for (const s of subs) Volumes.push({ Name: volumeName(dot, s), Mountpoint: await this.engine.workDir(dot, s).catch(() => '') });
+    for (const name of await this.registry.list()) {
+      let v;
+      try { v = parseVolumeName(name); } catch { continue; }
+      if (!(await this.engine.hasDot(v.dot))) continue; // dot deleted with dm: Docker's volume is gone too
+      Volumes.push({ Name: name, Mountpoint: await this.engine.workDir(v.dot, v.subdot).catch(() => '') });
     }
     return { Volumes, Err: '' };
   }
@@ -112,6 +163,7 @@ export class VolumeDriver {
     const dir = await this.engine.workDir(dot, subdot, { create: true });
     if (!had) this.opts.onChange?.(dot, 'subdot');
     if (typeof id === 'string') this.mounts.set(id, dir);
+    await this.registry.add(volumeName(dot, subdot));
     return { Mountpoint: dir, Err: '' };
   }
 

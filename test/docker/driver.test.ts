@@ -15,7 +15,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Engine } from '../../electron/engine';
 import { probeSocket } from '../../electron/docker/plugin';
-import { pluginCall, dockerSkipReason, hasImage, sh, waitFor, startServeProc, DM_CLI, ROOT, ServeProc } from './helpers';
+import { waitSocketFree, pluginCall, dockerSkipReason, hasImage, sh, waitFor, startServeProc, DM_CLI, ROOT, ServeProc } from './helpers';
 
 const SOCKET = '/run/docker/plugins/dm.sock';
 const IMAGE = 'debian-local:bookworm';
@@ -24,7 +24,7 @@ async function skipReason(): Promise<string | null> {
   const d = dockerSkipReason();
   if (d) return d;
   if (!hasImage(IMAGE)) return `image ${IMAGE} is missing (run scripts/images.sh)`;
-  if ((await probeSocket(SOCKET).catch(() => 'absent')) === 'live') return `another dm volume driver already serves ${SOCKET} (stop it to run these tests)`;
+  if (!(await waitSocketFree(SOCKET))) return `another dm volume driver keeps serving ${SOCKET}`;
   return null;
 }
 
@@ -179,6 +179,14 @@ test('dm volume driver and containers on a real dockerd', async (t) => {
         assert.equal(after.Running, true, `${verb}: running again (${out})`);
         assert.equal(after.Paused, false);
       }
+    });
+    await step('docker volume rm forgets the volume and keeps the data', async () => {
+      await docker('rm', '-f', cname);
+      await docker('volume', 'rm', vol);
+      const vols = (await docker('volume', 'ls', '--format', '{{.Name}}')).stdout.split('\n');
+      assert.ok(!vols.includes(vol), 'docker volume ls no longer shows it');
+      const dir = (await dm('dot', 'path', dot, 'data')).trim();
+      assert.equal(await fsp.readFile(path.join(dir, 'f'), 'utf8'), 'one\n');
     });
   } finally {
     // Always: container and volume go while the driver still answers, then the driver stops.

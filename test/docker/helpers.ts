@@ -82,3 +82,19 @@ export async function startServeProc(env: NodeJS.ProcessEnv): Promise<ServeProc>
     async stop(signal: NodeJS.Signals = 'SIGTERM') { if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal); return exited; },
   };
 }
+
+/**
+ * Waits (up to `ms`) until no other dm volume driver answers on the real socket: another test
+ * file or helper may be using it. Returns false when it is still taken.
+ */
+export async function waitSocketFree(socket: string, ms = 180_000): Promise<boolean> {
+  const { probeSocket } = await import('../../electron/docker/plugin');
+  const end = Date.now() + ms;
+  let said = false;
+  for (;;) {
+    if ((await probeSocket(socket).catch(() => 'absent')) !== 'live') return true;
+    if (Date.now() > end) return false;
+    if (!said) { said = true; process.stderr.write(`# another dm volume driver serves ${socket}; waiting up to ${ms / 1000} s for it to stop\n`); }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}

@@ -14,7 +14,7 @@ import * as zlib from 'node:zlib';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { probeSocket } from '../../electron/docker/plugin';
-import { dockerSkipReason, hasImage, sh, waitFor, startServeProc, DM_CLI, ROOT, ServeProc } from './helpers';
+import { waitSocketFree, dockerSkipReason, hasImage, sh, waitFor, startServeProc, DM_CLI, ROOT, ServeProc } from './helpers';
 
 const SOCKET = '/run/docker/plugins/dm.sock';
 const DEMO = path.join(ROOT, 'examples', 'moby-counter');
@@ -28,7 +28,7 @@ async function skipReason(): Promise<string | null> {
   if (!existsSync(path.join(DEMO, 'docker-compose.yml'))) return 'examples/moby-counter is missing';
   const missing = IMAGES.filter((i) => !hasImage(i));
   if (missing.length) return `images ${missing.join(', ')} are missing (run scripts/images.sh)`;
-  if ((await probeSocket(SOCKET).catch(() => 'absent')) === 'live') return `another dm volume driver already serves ${SOCKET}`;
+  if (!(await waitSocketFree(SOCKET))) return `another dm volume driver keeps serving ${SOCKET}`;
   return null;
 }
 
