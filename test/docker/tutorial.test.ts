@@ -13,7 +13,6 @@ import * as net from 'node:net';
 import * as zlib from 'node:zlib';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { probeSocket } from '../../electron/docker/plugin';
 import { waitSocketFree, dockerSkipReason, hasImage, sh, waitFor, startServeProc, DM_CLI, ROOT, ServeProc } from './helpers';
 
 const SOCKET = '/run/docker/plugins/dm.sock';
