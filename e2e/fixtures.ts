@@ -41,6 +41,8 @@ export interface AppHandle {
   withService<T>(fn: (svc: any) => Promise<T>): Promise<T>;
   /** Saves a screenshot under e2e-artifacts/screenshots/. */
   shot(name: string): Promise<void>;
+  /** Stops the service process behind the page (web bridge only); false when not possible. */
+  stopService(): Promise<boolean>;
 }
 
 /** Starts the web bridge in a child process and returns its URL. */
@@ -99,6 +101,13 @@ export const test = base.extend<{ app: AppHandle; appEnv: Record<string, string>
         const { DotdeskService } = require(path.join(root, 'dist', 'electron', 'service', 'service.js'));
         const svc = await DotdeskService.open(home);
         try { return await fn(svc); } finally { await svc.engine.close(); }
+      },
+      stopService: async () => {
+        if (!child || child.exitCode !== null) return false;
+        const exited = new Promise((r) => child!.once('exit', r));
+        child.kill('SIGTERM');
+        await exited;
+        return true;
       },
       shot: async (name) => {
         const file = path.join(SHOTS, `${testInfo.titlePath.slice(1, 2).join('-').replace(/[^a-z0-9]+/gi, '-').toLowerCase()}-${name}.png`);

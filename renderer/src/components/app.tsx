@@ -81,7 +81,7 @@ volumes:
           <div className="step-n">2</div>
           <div>
             <h3>Start your app</h3>
-            <p>Run <code>dm serve</code> (the volume driver), then <code>docker-compose up</code>. The dot appears here by itself.</p>
+            <p>Run <code>dm serve</code> (the volume driver), then <code>docker-compose up</code>. The dot appears here by itself, named after the compose project: <code>PROJECT_app</code>.</p>
           </div>
         </div>
         <div className="step">

@@ -87,9 +87,9 @@ function SubdotsPanel({ details }: { details: DotDetails }) {
       <div className="panel-head"><h3 id="subdots-h">Subdots</h3><span className="muted">{bytes(details.bytes)}</span></div>
       {details.subdotInfo.length === 0 ? (
         <div className="empty small">
-          <p>No subdots yet. A subdot is one volume of your app. Use the <code>dm</code> volume driver in your compose file:</p>
-          <pre>{`volumes:\n  ${details.name}.db:\n    driver: dm`}</pre>
-          <p>or put files in <code>dm dot path {details.name} SUBDOT</code>.</p>
+          <p>No subdots yet. A subdot is one volume of your app, named <code>{details.name}.SUBDOT</code> with the <code>dm</code> volume driver:</p>
+          <pre>{`docker volume create --driver dm ${details.name}.db\ndocker run -v ${details.name}.db:/data …`}</pre>
+          <p>or copy files into the folder printed by <code>dm dot path {details.name} db</code>.</p>
         </div>
       ) : (
         <ul className="subdot-list" aria-label="Subdots">
