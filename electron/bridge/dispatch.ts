@@ -72,3 +72,30 @@ function doneMessage(method: string, args: unknown[], ms: number): string {
   const dot = typeof args[0] === 'string' ? ` ${args[0]}` : '';
   return `${method}${dot} finished in ${(ms / 1000).toFixed(1)} s`;
 }
+
+/**
+ * Coalesces progress events to at most one per `ms` for the same op and phase (the engine reports
+ * every chunk; a UI needs a few updates a second). Other events pass at once, after any pending progress.
+ */
+export function throttleProgress(emit: (e: DotdeskEvent) => void, ms = 100): (e: DotdeskEvent) => void {
+  let last = 0;
+  let lastKey = '';
+  let pending: DotdeskEvent | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const flush = () => { timer = undefined; if (pending) { const p = pending; pending = undefined; last = Date.now(); emit(p); } };
+  return (e) => {
+    if (e.type !== 'progress') { if (timer) { clearTimeout(timer); flush(); } emit(e); return; }
+    const key = `${e.progress.op}/${e.progress.phase}/${e.progress.subdot ?? ''}`;
+    const now = Date.now();
+    if (key !== lastKey || now - last >= ms) {
+      if (timer) { clearTimeout(timer); timer = undefined; }
+      pending = undefined;
+      lastKey = key;
+      last = now;
+      emit(e);
+      return;
+    }
+    pending = e;
+    timer ??= setTimeout(flush, ms - (now - last));
+  };
+}

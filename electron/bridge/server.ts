@@ -6,7 +6,7 @@ import type { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { DotdeskApi, DotdeskEvent } from '../contract/api';
 import type { ErrorInfo } from '../contract/errors';
-import { dispatch, isApiMethod, objectReloader } from './dispatch';
+import { dispatch, isApiMethod, objectReloader, throttleProgress } from './dispatch';
 import { acceptUpgrade, WebSocketConn } from './websocket';
 import { watchStore, StoreWatcher } from './watch';
 
@@ -82,7 +82,7 @@ export async function startBridge(service: BridgeTarget, opts: BridgeOptions = {
     const msg = JSON.stringify(e);
     for (const s of sockets) s.send(msg);
   };
-  const onEvent = (e: DotdeskEvent) => broadcast(e);
+  const onEvent = throttleProgress(broadcast);
   service.events?.on('event', onEvent);
 
   const tokenOk = (given: string | null | undefined): boolean => {

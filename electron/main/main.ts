@@ -8,7 +8,7 @@ import { toErrorInfo } from '../contract/errors';
 import { defaultHome } from '../engine/store';
 import { createService } from '../service/create';
 import { BridgeClient, findAdvertisedBridge } from '../bridge/client';
-import { objectReloader } from '../bridge/dispatch';
+import { objectReloader, throttleProgress } from '../bridge/dispatch';
 import { watchStore } from '../bridge/watch';
 import { registerIpc, senderCheck } from './ipc';
 import { hardenContents, hardenSession } from './security';
@@ -28,7 +28,7 @@ let win: BrowserWindow | undefined;
 const appUrl = () => (win ? win.webContents.getURL() || `file://${INDEX}` : `file://${INDEX}`);
 const isAppUrl = (url: string) => url.split('#')[0] === `file://${INDEX}`.replace(/\\/g, '/') || url.split('#')[0] === appUrl().split('#')[0];
 const send = (channel: string, payload: unknown) => { if (win && !win.isDestroyed()) win.webContents.send(channel, payload); };
-const emit = (e: DotdeskEvent) => send('dm:event', e);
+const emit = throttleProgress((e: DotdeskEvent) => send('dm:event', e));
 /** Messages for the UI once it has loaded (e.g. why the volume driver is not running). */
 const startupNotes: DotdeskEvent[] = [];
 

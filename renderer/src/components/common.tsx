@@ -1,5 +1,6 @@
 import { useEffect, useId, useRef, type ReactNode } from 'react';
-import type { UiError } from '../store';
+import { useStore, type UiError } from '../store';
+import { bytes } from '../format';
 
 /** Small inline icons (no icon font: the CSP allows only our own files). */
 export function Icon({ name, size = 16 }: { name: 'branch' | 'commit' | 'plus' | 'trash' | 'undo' | 'close' | 'box' | 'disk' | 'check' | 'alert' | 'refresh' | 'dot' | 'pause' | 'play'; size?: number }) {
@@ -88,6 +89,21 @@ export function Stat({ label, value, tone }: { label: string; value: ReactNode; 
     <div className={`stat${tone ? ' ' + tone : ''}`}>
       <div className="stat-value">{value}</div>
       <div className="stat-label">{label}</div>
+    </div>
+  );
+}
+
+/** The running operation's progress, inside a dialog (the page's bar is under the backdrop). */
+export function InlineProgress() {
+  const busy = useStore((s) => s.busy);
+  const p = useStore((s) => s.progress);
+  if (!busy) return null;
+  const pct = p?.totalBytes ? Math.min(100, Math.round((p.doneBytes / p.totalBytes) * 100)) : undefined;
+  const detail = p ? [p.phase, p.subdot, p.totalBytes ? `${bytes(p.doneBytes)} of ${bytes(p.totalBytes)}` : p.doneBytes ? bytes(p.doneBytes) : '', p.message].filter(Boolean).join(' · ') : '';
+  return (
+    <div className="inline-progress" role="progressbar" aria-label={busy.label} aria-valuemin={0} aria-valuemax={100} aria-valuenow={pct} aria-valuetext={detail || busy.label}>
+      <div className="inline-progress-text"><span className="spinner" aria-hidden="true" />{busy.label}{detail && <span className="muted"> {detail}</span>}</div>
+      <div className="inline-progress-track"><div className={`progress-fill${pct === undefined ? ' indeterminate' : ''}`} style={pct !== undefined ? { width: `${pct}%` } : undefined} /></div>
     </div>
   );
 }

@@ -1,7 +1,7 @@
 import { useState } from 'react';
 import { useStore, type UiError } from '../store';
 import { bytes, plural } from '../format';
-import { ErrorBox, Modal } from './common';
+import { ErrorBox, InlineProgress, Modal } from './common';
 
 function parseMetadata(text: string): { meta: Record<string, string>; problem?: string } {
   const meta: Record<string, string> = {};
@@ -51,6 +51,7 @@ function CommitDialog({ close }: { close: () => void }) {
         {problem && <span className="field-error">{problem}</span>}
       </label>
       <p className="muted small-text">{running.length ? `Running containers (${running.join(', ')}) pause for a moment so every subdot is captured at the same instant.` : 'No container is running: the files are read as they are.'} Ctrl+Enter commits.</p>
+      <InlineProgress />
       {error && <ErrorBox error={error} title="The commit failed" />}
     </Modal>
   );
@@ -78,6 +79,7 @@ function CheckoutDialog({ branch, close }: { branch: string; close: () => void }
         </>
       ) : <p>No running container uses <strong>{details?.name}</strong>, so nothing will be restarted.</p>}
       <p className="muted">{dirty ? `Your uncommitted changes stay with ${details?.branch}; switch back to find them.` : `${details?.branch} has no uncommitted changes.`} You can undo the switch from the notification.</p>
+      <InlineProgress />
       {error && <ErrorBox error={error} title="Could not switch" />}
     </Modal>
   );
@@ -111,6 +113,7 @@ function NewBranchDialog({ from, fromLabel, close }: { from?: string; fromLabel?
         <input type="checkbox" checked={switchTo} onChange={(e) => setSwitchTo(e.target.checked)} />
         <span>Switch to the new branch now{details?.containers.some((c) => c.running) ? ' (restarts the running containers)' : ''}</span>
       </label>
+      <InlineProgress />
       {error && <ErrorBox error={error} title="Could not create the branch" />}
     </Modal>
   );
@@ -165,6 +168,7 @@ function ResetDialog({ commit, label, close }: { commit: string; label: string; 
           <span>Also replace my uncommitted changes (Undo restores them)</span>
         </label>
       )}
+      <InlineProgress />
       {error && <ErrorBox error={error} title="Could not reset" />}
     </Modal>
   );

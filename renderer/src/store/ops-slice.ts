@@ -11,6 +11,7 @@ export const opsSlice: Slice<OpsSlice> = (set, get) => {
     if (!d) throw new Error('No dot is selected.');
     return d;
   };
+  // Why not awaited by most actions: the dialog closes at once; the refresh follows.
   const after = async () => { await get().refreshAll(); };
   const done = (r: { ok: true } | { ok: false; error: UiError }): UiError | null => (r.ok ? null : r.error);
 
@@ -67,7 +68,7 @@ export const opsSlice: Slice<OpsSlice> = (set, get) => {
         get().toast(noDocker
           ? { kind: 'error', title: `Committed ${r.value.shortId}, but Docker was not reachable`, error: { code: 'DOCKER_UNAVAILABLE', message: 'Running containers could not be paused, so databases that were writing may be captured mid-write.', hint: 'Start Docker (for example "sudo systemctl start docker"), then commit again for a consistent snapshot.' }, undoDot: dot }
           : { kind: 'success', title: `Committed ${r.value.shortId}`, body: r.value.message.split('\n')[0], undoDot: dot });
-        await after();
+        void after();
       }
       return done(r);
     },
@@ -82,7 +83,7 @@ export const opsSlice: Slice<OpsSlice> = (set, get) => {
           get().toast({ kind: 'success', title: `Switched to ${branch}`, body: rep.restarted.length ? `Restarted ${rep.restarted.join(', ')}.` : rep.docker.message, undoDot: dot });
         }
         set({ selectedCommit: null, commitDiff: null });
-        await after();
+        void after();
       }
       return done(r);
     },
@@ -94,7 +95,7 @@ export const opsSlice: Slice<OpsSlice> = (set, get) => {
       });
       if (r.ok) {
         get().toast({ kind: 'success', title: switchTo ? `Created and switched to ${name}` : `Created branch ${name}`, undoDot: switchTo ? dot : undefined });
-        await after();
+        void after();
       }
       return done(r);
     },
@@ -104,7 +105,7 @@ export const opsSlice: Slice<OpsSlice> = (set, get) => {
       if (r.ok) {
         get().toast({ kind: 'success', title: `Reset ${r.value.branch} to ${r.value.to.slice(0, 12)}`, body: r.value.restarted.length ? `Restarted ${r.value.restarted.join(', ')}.` : undefined, undoDot: dot });
         set({ selectedCommit: null, commitDiff: null });
-        await after();
+        void after();
       }
       return done(r);
     },
