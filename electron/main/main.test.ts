@@ -57,6 +57,7 @@ test('the Electron main process wires a secure window, every IPC method and the 
   const env = { DM_HOME: process.env.DM_HOME, DM_DOCKER: process.env.DM_DOCKER, DM_USER_DATA: process.env.DM_USER_DATA };
   process.env.DM_HOME = home; process.env.DM_DOCKER = '0'; process.env.DM_USER_DATA = userData;
   try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- main.ts runs on load; it must load after the fake electron is in place
     require('./main');
     for (let i = 0; i < 100 && !rec.loaded; i++) await new Promise((r) => setTimeout(r, 20));
     assert.ok(rec.loaded, 'the window loaded the renderer');
