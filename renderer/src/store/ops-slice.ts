@@ -24,7 +24,9 @@ export const opsSlice: Slice<OpsSlice> = (set, get) => {
     openDialog(dialog) { set({ dialog }); },
     toast(t) {
       const id = nextToast++;
-      set({ toasts: [...get().toasts.slice(-2), { ...t, id }] });
+      // Why strip older Undo buttons: api.undo reverts the LAST operation, so only the newest toast may offer it.
+      const older = get().toasts.slice(-2).map((o) => (t.undoDot && o.undoDot === t.undoDot ? { ...o, undoDot: undefined } : o));
+      set({ toasts: [...older, { ...t, id }] });
       // Why errors stay: they carry what to do next; success fades after a while.
       if (t.kind !== 'error') setTimeout(() => get().dismissToast(id), t.undoDot ? 12_000 : 6_000);
     },
