@@ -12,7 +12,7 @@ export interface TransferStats { commits: number; trees: number; chunks: number;
 /** Target size of one upload batch: large enough to amortize a round trip, small enough to resume cheaply. */
 export const BATCH_BYTES = Number(process.env.DM_TRANSFER_BATCH_BYTES ?? 8 * 1024 * 1024);
 /** Chunk ids per download request. */
-const FETCH_IDS = 1024;
+const FETCH_IDS = Number(process.env.DM_FETCH_IDS ?? 1024);
 
 function emptyStats(): TransferStats { return { commits: 0, trees: 0, chunks: 0, objects: 0, bytes: 0, chunkBytes: 0, batches: 0, seconds: 0 }; }
 
@@ -101,27 +101,43 @@ export async function pushObjects(engine: Engine, client: HubClient, owner: stri
   let done = 0;
   let batch: Buffer[] = [];
   let batchBytes = 0;
-  const send = async () => {
+  // Chunk batches are independent: up to WINDOW of them are in flight (the hub verifies one while
+  // the next is read and sent). Trees and commits refer to chunks, so they go only after every
+  // chunk batch was acknowledged (the hub refuses references to objects it does not have yet).
+  const WINDOW = 3;
+  const inflight = new Set<Promise<void>>();
+  let failed: unknown;
+  const send = async (pipelined: boolean) => {
     if (!batch.length) return;
-    await client.upload(owner, dot, batch);
-    st.batches++;
-    st.bytes += batchBytes;
-    done += batchBytes;
+    const records = batch, n = batchBytes;
     batch = []; batchBytes = 0;
-    onProgress?.({ op: 'push', phase: 'sending', doneBytes: done, totalBytes: total });
-    maybeDie(st.batches);
+    const p = client.upload(owner, dot, records).then(() => {
+      st.batches++;
+      st.bytes += n;
+      done += n;
+      onProgress?.({ op: 'push', phase: 'sending', doneBytes: done, totalBytes: total });
+      maybeDie(st.batches);
+    }, (e) => { failed ??= e; });
+    const tracked: Promise<void> = p.finally(() => inflight.delete(tracked));
+    inflight.add(tracked);
+    if (!pipelined) await drain();
+    else while (inflight.size >= WINDOW) await Promise.race(inflight);
+    if (failed) throw failed;
   };
+  const drain = async () => { await Promise.all([...inflight]); if (failed) throw failed; };
   const nChunks = chunks.length;
   for (let i = 0; i < order.length; i++) {
     const id = order[i];
+    if (i === nChunks) { await send(true); await drain(); }
     const { loc, bytes } = await engine.objects.readStored(id);
     batch.push(recordHeader({ type: loc.type, id, codec: loc.codec, size: loc.size, stored: bytes.length }), bytes);
     batchBytes += bytes.length + 42;
     if (i < nChunks) { st.chunks++; st.chunkBytes += bytes.length; } else if (loc.type === 'tree') st.trees++; else st.commits++;
     st.objects++;
-    if (batchBytes >= BATCH_BYTES) await send();
+    if (batchBytes >= BATCH_BYTES) await send(i < nChunks);
   }
-  await send();
+  await send(false);
+  await drain();
   st.seconds = (Date.now() - t0) / 1000;
   return st;
 }

@@ -119,6 +119,25 @@ test('a push killed half way resumes without resending what arrived', async () =
   assert.deepEqual(await readData(b, 'resume', 'db', 'blob.bin'), await readData(a, 'resume', 'db', 'blob.bin'));
 });
 
+test('a clone killed half way resumes without fetching again what was stored', async () => {
+  const a = await storeWithRemote(hub, aliceKey, 'alice');
+  await dmOk(a, ['init', 'pullresume']);
+  const total = 8 * 1024 * 1024;
+  await writeData(a, 'pullresume', 'db', 'blob.bin', random(total));
+  await dmOk(a, ['commit', '-m', 'eight megabytes']);
+  await dmOk(a, ['push', 'hub', 'pullresume']);
+  const b = await storeWithRemote(hub, aliceKey, 'alice');
+  const env = { DM_FETCH_IDS: '32' };
+  const killed = await dm(b, ['clone', 'hub', 'alice/pullresume'], { ...env, DM_TEST_KILL_AFTER_BATCHES: '3' });
+  assert.equal(killed.signal, 'SIGKILL', killed.stderr);
+  assert.equal((await dmOk(b, ['list', '--json'])).json.length, 0, 'no half dot appears');
+  const again = await dmOk(b, ['clone', 'hub', 'alice/pullresume', '--json'], env);
+  const got = again.json.stats.chunkBytes;
+  assert.ok(got <= total - 3 * 32 * 32768 + 4096, `resumed clone fetched ${got} chunk bytes; ${3 * 32 * 32768} were stored before the kill`);
+  assert.deepEqual(await readData(b, 'pullresume', 'db', 'blob.bin'), await readData(a, 'pullresume', 'db', 'blob.bin'));
+  assert.equal((await dm(b, ['verify'])).code, 0);
+});
+
 test('concurrent pushes to one branch: one wins, the other is told to pull', async () => {
   const a = await storeWithRemote(hub, aliceKey, 'alice');
   await dmOk(a, ['init', 'race']);
