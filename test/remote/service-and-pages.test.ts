@@ -92,6 +92,9 @@ test('hub web pages: sign up, sign in, API key page, dots, branch and commit pag
   const fresh = /class="key mono"[^>]*>(dmk_[A-Za-z0-9_-]+)</.exec(reset.body.toString())![1];
   assert.notEqual(fresh, shown);
   assert.equal((await request(hub.port, 'GET', '/api/v1/whoami', { key: shown })).status, 401, 'the old key stops working');
+  const db = await fsp.readFile(path.join(hub.data, 'db.json'), 'utf8');
+  assert.ok(!db.includes(fresh) && !db.includes(shown) && !db.includes('erin-password'), 'keys and passwords are stored hashed only');
+  assert.equal(statSync(path.join(hub.data, 'db.json')).mode & 0o777, 0o600);
   // A dot with a commit, pushed through the service.
   const s = await DotdeskService.open(path.join(tmp(), 's'));
   try {
