@@ -140,7 +140,10 @@ export class HubServer {
 
   private async json(r: Req): Promise<any> {
     const b = await this.body(r);
-    try { return JSON.parse(b.toString('utf8') || '{}'); } catch { throw new DmError('INVALID_ARGUMENT', 'The request body is not valid JSON.'); }
+    let v: unknown;
+    try { v = JSON.parse(b.toString('utf8') || '{}'); } catch { throw new DmError('INVALID_ARGUMENT', 'The request body is not valid JSON.'); }
+    if (!v || typeof v !== 'object' || Array.isArray(v)) throw new DmError('INVALID_ARGUMENT', 'The request body must be a JSON object.');
+    return v;
   }
 
   private async form(r: Req): Promise<URLSearchParams> {

@@ -72,6 +72,14 @@ test('hub: malformed JSON is 400, path traversal in names is 400 INVALID_NAME', 
     const bad = await request(hub.port, 'POST', '/api/v1/dots/alice/app/have', { key, body: '{"ids": [' });
     assert.equal(bad.status, 400);
     assert.equal(bad.json.error.code, 'INVALID_ARGUMENT');
+    for (const body of ['null', '[]', '"x"', '{"ids": "nope"}', '{"ids": [1, 2]}']) {
+      const r = await request(hub.port, 'POST', '/api/v1/dots/alice/app/have', { key, body });
+      assert.equal(r.status, 400, body);
+    }
+    for (const body of ['null', '{"user": {"x": 1}}', '{"user": "ok-name", "password": 5}']) {
+      const r = await request(hub.port, 'POST', '/api/v1/users', { body });
+      assert.equal(r.status, 400, body);
+    }
     for (const p of ['/api/v1/dots/..%2F..%2Fetc/passwd', '/api/v1/dots/alice/..%2Fbob', '/api/v1/dots/alice/app%2F..%2F..%2Fx/have', '/api/v1/dots/alice/.hidden', '/api/v1/dots/%2e%2e/app']) {
       const r = await request(hub.port, 'GET', p, { key });
       assert.equal(r.status, 400, p);
