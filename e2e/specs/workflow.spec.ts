@@ -87,6 +87,14 @@ test('commit, branch, change, commit, switch back', async ({ app }) => {
   expect(readFileSync(path.join(app.dm('dot', 'path', 'shop', 'db'), 'products.csv'), 'utf8')).toContain('Kettle');
   await app.shot('08-after-undo');
 
+  // The history of another branch, without switching.
+  await app.page.getByRole('combobox', { name: 'Show the history of branch' }).selectOption('master');
+  await expect(dot.commit('Spring discounts')).toHaveCount(0);
+  await expect(dot.commit('Initial catalogue')).toBeVisible();
+  await expect(dot.currentBranch('discounts')).toBeVisible();
+  await app.page.getByRole('combobox', { name: 'Show the history of branch' }).selectOption('discounts');
+  await expect(dot.commit('Spring discounts')).toBeVisible();
+
   // Every control has an accessible name (what getByRole and screen readers rely on).
   const unnamed = await app.page.evaluate(() => [...document.querySelectorAll('button, input, textarea, select, [role=option], [role=listbox]')]
     .filter((el) => {

@@ -112,6 +112,21 @@ function SubdotsPanel({ details }: { details: DotDetails }) {
   );
 }
 
+function HistoryHead({ details }: { details: DotDetails }) {
+  const history = useStore((s) => s.history);
+  const showHistoryOf = useStore((s) => s.showHistoryOf);
+  const branch = history?.branch ?? details.branch;
+  return (
+    <div className="panel-head start">
+      <h3 id="history-h">History of</h3>
+      <select className="branch-select" aria-label="Show the history of branch" value={branch} onChange={(e) => showHistoryOf(e.target.value)}>
+        {details.branches.map((b) => <option key={b.name} value={b.name}>{b.name}{b.current ? ' (current)' : ''}</option>)}
+      </select>
+      <span className="muted right">{plural(history?.total ?? details.commits, 'commit')}</span>
+    </div>
+  );
+}
+
 /** Everything about the selected dot. */
 export function DotView() {
   const details = useStore((s) => s.details);
@@ -153,7 +168,7 @@ export function DotView() {
           <SubdotsPanel details={details} />
         </div>
         <section className="panel history-panel" aria-labelledby="history-h">
-          <div className="panel-head"><h3 id="history-h">History of {details.branch}</h3><span className="muted">{plural(details.commits, 'commit')}</span></div>
+          <HistoryHead details={details} />
           <HistoryList />
         </section>
         <CommitDetails />

@@ -10,12 +10,12 @@ export const dotsSlice: Slice<DotsSlice> = (set, get) => ({
     const dots = await api.listDots();
     const sel = get().selected;
     const selected = sel && dots.some((d) => d.name === sel) ? sel : (dots.find((d) => d.current)?.name ?? dots[0]?.name ?? null);
-    if (selected !== sel) set({ details: null, status: null, history: null, selectedCommit: null, commitDiff: null });
+    if (selected !== sel) set({ details: null, status: null, history: null, historyBranch: null, selectedCommit: null, commitDiff: null });
     set({ dots, dotsLoaded: true, selected });
   },
   selectDot(name) {
     if (name === get().selected) return;
-    set({ selected: name, details: null, status: null, dotError: null, history: null, selectedCommit: null, commitDiff: null });
+    set({ selected: name, details: null, status: null, dotError: null, history: null, historyBranch: null, selectedCommit: null, commitDiff: null });
     void get().loadDot();
   },
 });

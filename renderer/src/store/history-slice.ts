@@ -8,6 +8,11 @@ const inflight = new Set<string>();
 /** The history of the current branch: pages of commits fetched as the timeline scrolls. */
 export const historySlice: Slice<HistorySlice> = (set, get) => ({
   history: null,
+  historyBranch: null,
+  showHistoryOf(branch) {
+    set({ historyBranch: branch === get().details?.branch ? null : branch, selectedCommit: null, commitDiff: null });
+    get().ensureHistory();
+  },
   selectedCommit: null,
   commitDiff: null,
   commitDiffLoading: false,
@@ -15,10 +20,16 @@ export const historySlice: Slice<HistorySlice> = (set, get) => ({
     const d = get().details;
     if (!d) return;
     const h = get().history;
-    if (h && h.dot === d.name && h.branch === d.branch && h.head === d.head) return;
+    const want = get().historyBranch;
+    const b = (want && d.branches.find((x) => x.name === want)) || null;
+    if (want && !b) set({ historyBranch: null });
+    const branch = b ? b.name : d.branch;
+    const head = b ? b.head : d.head;
+    const total = b ? b.commits : d.commits;
+    if (h && h.dot === d.name && h.branch === branch && h.head === head) return;
     const sameDot = h?.dot === d.name;
-    set({ history: { dot: d.name, branch: d.branch, head: d.head, total: d.commits, pages: {} }, ...(sameDot ? {} : { selectedCommit: null, commitDiff: null }) });
-    if (d.commits > 0) void get().loadPage(0);
+    set({ history: { dot: d.name, branch, head, total, pages: {} }, ...(sameDot ? {} : { selectedCommit: null, commitDiff: null }) });
+    if (total > 0) void get().loadPage(0);
   },
   async loadPage(page) {
     const h = get().history;

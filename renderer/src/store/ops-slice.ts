@@ -84,7 +84,7 @@ export const opsSlice: Slice<OpsSlice> = (set, get) => {
         } else {
           get().toast({ kind: 'success', title: `Switched to ${branch}`, body: rep.restarted.length ? `Restarted ${rep.restarted.join(', ')}.` : rep.docker.message, undoDot: dot });
         }
-        set({ selectedCommit: null, commitDiff: null });
+        set({ selectedCommit: null, commitDiff: null, historyBranch: null });
         void after();
       }
       return done(r);

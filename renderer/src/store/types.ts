@@ -52,6 +52,9 @@ export interface History {
 
 export interface HistorySlice {
   history: History | null;
+  /** The branch whose history is shown (null: the current branch). */
+  historyBranch: string | null;
+  showHistoryOf(branch: string | null): void;
   selectedCommit: CommitInfo | null;
   commitDiff: DiffResult | null;
   commitDiffLoading: boolean;
