@@ -47,15 +47,40 @@ export async function sh(cmd: string, args: string[], opts: { env?: NodeJS.Proce
   }
 }
 
-/** Waits until `fn` returns a truthy value (polling), or throws after `ms`. */
+/**
+ * Waits until `fn` returns a truthy value (polling), or throws after `ms`. Each attempt is raced
+ * against the deadline, so an attempt that never settles cannot hang the test.
+ */
 export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 30_000, every = 200): Promise<T> {
   const end = Date.now() + ms;
   let last: unknown;
   for (;;) {
-    try { const v = await fn(); if (v) return v; } catch (e) { last = e; }
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const v = await Promise.race([fn(), new Promise<never>((_, rej) => { timer = setTimeout(() => rej(new Error('attempt did not finish')), Math.max(1, end - Date.now())); })]);
+      if (v) return v;
+    } catch (e) { last = e; } finally { clearTimeout(timer); }
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? ': ' + (last as Error).message : ''}`);
     await new Promise((r) => setTimeout(r, every));
   }
+}
+
+/**
+ * One HTTP request with a hard timeout (node:http, a fresh connection each time). Why not fetch:
+ * a fetch to a port Docker publishes before the app listens was seen never settling here.
+ */
+export function httpRequest(url: string, opts: { method?: string; body?: Buffer | string; headers?: Record<string, string>; timeoutMs?: number } = {}): Promise<{ status: number; type: string; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: opts.method ?? 'GET', headers: { ...(opts.headers ?? {}), Connection: 'close' }, agent: false }, (res) => {
+      const parts: Buffer[] = [];
+      res.on('data', (c) => parts.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type'] ?? ''), body: Buffer.concat(parts) }));
+      res.on('error', reject);
+    });
+    req.setTimeout(opts.timeoutMs ?? 15_000, () => req.destroy(new Error(`${opts.method ?? 'GET'} ${url}: no answer within ${opts.timeoutMs ?? 15_000} ms`)));
+    req.on('error', reject);
+    req.end(opts.body);
+  });
 }
 
 /** The repository root (this file runs from dist/test/docker). */

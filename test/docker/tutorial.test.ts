@@ -13,7 +13,7 @@ import * as net from 'node:net';
 import * as zlib from 'node:zlib';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { waitSocketFree, dockerSkipReason, hasImage, sh, waitFor, startServeProc, DM_CLI, ROOT, ServeProc } from './helpers';
+import { httpRequest, waitSocketFree, dockerSkipReason, hasImage, sh, waitFor, startServeProc, DM_CLI, ROOT, ServeProc } from './helpers';
 
 const SOCKET = '/run/docker/plugins/dm.sock';
 const DEMO = path.join(ROOT, 'examples', 'moby-counter');
@@ -71,13 +71,12 @@ test('the tutorial through dm and docker-compose, and a one-instant commit under
   const dm = async (...args: string[]) => (await sh(process.execPath, [DM_CLI, ...args], { env, timeout: 120_000 })).stdout;
   const dmJson = async (...args: string[]) => JSON.parse(await dm(...args, '--json'));
   const api = async (method: string, p: string, body?: unknown, headers: Record<string, string> = {}) => {
-    const init: RequestInit = { method, headers: { ...headers } };
-    if (Buffer.isBuffer(body)) init.body = body;
-    else if (body !== undefined) { init.body = JSON.stringify(body); (init.headers as Record<string, string>)['Content-Type'] = 'application/json'; }
-    const res = await fetch(base + p, init);
-    const type = res.headers.get('content-type') ?? '';
-    const data = type.startsWith('application/json') ? await res.json() : Buffer.from(await res.arrayBuffer());
-    return { status: res.status, data: data as any };
+    const h = { ...headers };
+    let data: Buffer | string | undefined;
+    if (Buffer.isBuffer(body)) data = body;
+    else if (body !== undefined) { data = JSON.stringify(body); h['Content-Type'] = 'application/json'; }
+    const r = await httpRequest(base + p, { method, body: data, headers: h });
+    return { status: r.status, data: (r.type.startsWith('application/json') ? JSON.parse(r.body.toString('utf8')) : r.body) as any };
   };
   const state = async (what: string, ok: (s: AppState) => boolean = () => true): Promise<AppState> =>
     waitFor(what, async () => { const r = await api('GET', '/api/state'); return r.status === 200 && ok(r.data) ? r.data as AppState : undefined; }, 90_000, 250)
