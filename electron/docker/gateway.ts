@@ -1,4 +1,4 @@
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import { DmError } from '../contract/errors';
 import type { ContainerInfo, ProgressEvent } from '../contract/models';
 import type { ContainerHooks } from '../service/service';
@@ -11,6 +11,20 @@ export interface DockerApi {
   listContainers(opts: { all: boolean }): Promise<Docker.ContainerInfo[]>;
   getContainer(id: string): { pause(): Promise<unknown>; unpause(): Promise<unknown>; stop(opts?: { t?: number }): Promise<unknown>; start(): Promise<unknown> };
   ping(): Promise<unknown>;
+}
+
+/**
+ * A dockerode client created on first use. Why: loading dockerode (and ssh2 under it) costs
+ * about 0.3 s, which every dm command would pay even when it never talks to Docker.
+ */
+function lazyDocker(timeout: number): DockerApi {
+  let d: DockerApi | undefined;
+  const get = (): DockerApi => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    if (!d) { const Ctor = require('dockerode') as typeof Docker; d = new Ctor({ timeout }) as unknown as DockerApi; }
+    return d;
+  };
+  return { listContainers: (o) => get().listContainers(o), getContainer: (id) => get().getContainer(id), ping: () => get().ping() };
 }
 
 /** Options of the gateway. */
@@ -67,8 +81,8 @@ export class DockerGateway implements ContainerHooks {
   private cached?: { at: number; list: Promise<Docker.ContainerInfo[]> };
 
   constructor(opts: GatewayOptions = {}) {
-    this.docker = opts.docker ?? (new Docker({ timeout: 5000 }) as unknown as DockerApi);
-    this.slow = opts.slowDocker ?? opts.docker ?? (new Docker({ timeout: 60_000 }) as unknown as DockerApi);
+    this.docker = opts.docker ?? lazyDocker(5000);
+    this.slow = opts.slowDocker ?? opts.docker ?? lazyDocker(60_000);
     this.driver = opts.driver ?? PLUGIN_NAME;
     this.stopTimeout = opts.stopTimeout ?? 10;
     this.pluginSocket = opts.pluginSocket === undefined ? defaultPluginSocket(this.driver) : opts.pluginSocket;

@@ -324,3 +324,22 @@ test('a store written by a newer format is refused with STORE_FORMAT', async () 
     await assert.rejects(Engine.open(home), (err: any) => err.code === 'STORE_FORMAT');
   } finally { await fsp.rm(home, { recursive: true, force: true }); }
 });
+
+test('the store lock is re-entrant only within one call chain: concurrent calls in one process wait', async () => {
+  const { e, done } = await fresh();
+  try {
+    const order: string[] = [];
+    let inside = false;
+    const a = e.withLock('a', async () => {
+      inside = true;
+      await e.withLock('a-nested', async () => { order.push('nested'); });
+      await new Promise((r) => setTimeout(r, 100));
+      order.push('a-done');
+      inside = false;
+    });
+    await new Promise((r) => setTimeout(r, 20));
+    const b = e.withLock('b', async () => { order.push(inside ? 'b-while-a' : 'b'); });
+    await Promise.all([a, b]);
+    assert.deepEqual(order, ['nested', 'a-done', 'b']);
+  } finally { await done(); }
+});

@@ -2,6 +2,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import * as os from 'node:os';
 import { randomBytes } from 'node:crypto';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { DmError } from '../contract/errors';
 import { validateName } from '../contract/names';
 import type { CommitInfo, OpEntry } from '../contract/models';
@@ -33,7 +34,8 @@ export interface Journal { op: 'create-branch' | 'reset'; branch: string; gen: s
 /** The snapshot engine's store: objects, dots, refs, working states. All mutation happens under the lock. */
 export class Engine {
   readonly objects: PackStore;
-  private lockDepth = 0;
+  /** Marks the async call chain that holds the lock (re-entry is allowed only inside it). */
+  private readonly holder = new AsyncLocalStorage<boolean>();
   private lock?: StoreLock;
   private lockWaiters: Promise<void> = Promise.resolve();
 
@@ -81,7 +83,9 @@ export class Engine {
    * reloads pack indexes (another process may have written) and replays crash journals.
    */
   async withLock<T>(op: string, fn: () => Promise<T>, onWait?: (msg: string) => void): Promise<T> {
-    if (this.lockDepth > 0) { this.lockDepth++; try { return await fn(); } finally { this.lockDepth--; } }
+    // Re-entrant only within the same async call chain: a concurrent request in the same
+    // process (dm serve, the app) waits for the lock like any other process would.
+    if (this.holder.getStore()) return fn();
     // Serialize callers inside this process (the app and dm serve run many requests at once).
     let release!: () => void;
     const prev = this.lockWaiters;
@@ -89,13 +93,13 @@ export class Engine {
     await prev;
     try {
       this.lock = await StoreLock.acquire(path.join(this.home, 'lock'), { op, timeoutMs: Number(process.env.DM_LOCK_TIMEOUT_MS ?? 120_000), onWait: (h) => onWait?.(`Waiting for process ${h.pid} ("${h.op}") to finish…`) });
-      this.lockDepth = 1;
       try {
-        await this.objects.reload();
-        await this.recover();
-        return await fn();
+        return await this.holder.run(true, async () => {
+          await this.objects.reload();
+          await this.recover();
+          return fn();
+        });
       } finally {
-        this.lockDepth = 0;
         await this.objects.abort().catch(() => {});
         await this.lock.release();
         this.lock = undefined;
