@@ -160,8 +160,13 @@ test('concurrent pushes to one branch: one wins, the other is told to pull', asy
   assert.match(losses[0].stderr, /dm pull/);
   const info = await request(hub.port, 'GET', '/api/v1/dots/alice/race', { key: aliceKey });
   assert.equal(info.json.branches.master, wins[0].json.to, 'the winner\'s commit is the head: no update lost');
-  // The loser keeps both with --stash-on-divergence on pull.
+  // The loser can keep both: push its state to a new hub branch, or pull with a local stash branch.
   const loser = rb.code === 0 ? c : b;
+  const stashPush = await dmOk(loser, ['push', 'hub', 'race', '--stash-on-divergence', '--json']);
+  assert.equal(stashPush.json.status, 'stashed');
+  const hubBranches = (await request(hub.port, 'GET', '/api/v1/dots/alice/race', { key: aliceKey })).json.branches;
+  assert.equal(hubBranches[stashPush.json.stashBranch], stashPush.json.to);
+  assert.equal(hubBranches.master, wins[0].json.to, 'master on the hub is untouched');
   const st = await dmOk(loser, ['pull', 'hub', 'race', '--stash-on-divergence', '--json']);
   assert.equal(st.json.status, 'stashed');
   const branches = (await dmOk(loser, ['branch', '--dot', 'race', '--json'])).json.map((x: any) => x.name);
