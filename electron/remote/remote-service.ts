@@ -171,7 +171,8 @@ export class RemoteService {
 
   async pull(remote: string, dot: string, branch?: string, opts: { force?: boolean; stashOnDivergence?: boolean; remoteDot?: string } = {}): Promise<TransferReport> {
     const r = await this.config.get(remote);
-    await this.engine.requireDot(dot);
+    validateName('dot', dot);
+    if (!(await this.engine.hasDot(dot))) throw new DmError('DOT_NOT_FOUND', `There is no local dot named "${dot}".`, `To get it from the hub: dm clone ${remote} ${opts.remoteDot ?? `${r.user}/${dot}`}`);
     const b = branch ?? (await this.engine.currentBranch(dot));
     validateName('branch', b);
     const [owner, name] = this.target(r, dot, opts.remoteDot);
