@@ -84,9 +84,9 @@ export function Modal({ title, onClose, children, footer, wide }: { title: strin
 }
 
 /** A compact labelled number for headers. */
-export function Stat({ label, value, tone }: { label: string; value: ReactNode; tone?: 'warn' | 'ok' }) {
+export function Stat({ label, value, tone, optional }: { label: string; value: ReactNode; tone?: 'warn' | 'ok'; optional?: boolean }) {
   return (
-    <div className={`stat${tone ? ' ' + tone : ''}`}>
+    <div className={`stat${tone ? ' ' + tone : ''}${optional ? ' optional' : ''}`}>
       <div className="stat-value">{value}</div>
       <div className="stat-label">{label}</div>
     </div>

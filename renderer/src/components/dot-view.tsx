@@ -149,7 +149,7 @@ export function DotView() {
         </div>
         <div className="stats">
           <Stat label="size" value={bytes(details.bytes)} />
-          <Stat label="subdots" value={details.subdots.length} />
+          <Stat label="subdots" value={details.subdots.length} optional />
           <Stat label="commits" value={details.commits.toLocaleString()} />
           <Stat label="uncommitted" value={clean ? '—' : bytes(c.bytes)} tone={clean ? undefined : 'warn'} />
           <Stat label="containers" value={details.containers.length ? `${running}/${details.containers.length}` : '—'} tone={running ? 'ok' : undefined} />
