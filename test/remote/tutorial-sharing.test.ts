@@ -56,8 +56,12 @@ test('tutorial sharing: push many-users, clone on a second store, the app there 
   const compose = (env: NodeJS.ProcessEnv, ...args: string[]) => sh('docker-compose', ['-p', project, '-f', 'docker-compose.yml', ...args], { cwd: DEMO, env: { ...env, MOBY_PORT: String(port), MOBY_BIND: '127.0.0.1' }, timeout: 180_000 });
   const dm = async (env: NodeJS.ProcessEnv, ...args: string[]) => (await sh(process.execPath, [DM_CLI, ...args], { env, timeout: 180_000 })).stdout;
   const state = (what: string, ok: (s: AppState) => boolean = () => true): Promise<AppState> =>
-    waitFor(what, async () => { const r = await fetch(base + '/api/state').catch(() => undefined); if (!r || r.status !== 200) return undefined; const s = await r.json() as AppState; return ok(s) ? s : undefined; }, 90_000, 250);
+    waitFor(what, async () => { const r = await fetch(base + '/api/state', { signal: AbortSignal.timeout(3000) }).catch(() => undefined); if (!r || r.status !== 200) return undefined; const s = await r.json().catch(() => undefined) as AppState | undefined; if (!s) return undefined; return ok(s) ? s : undefined; }, 90_000, 250);
   const A = envOf('a'), B = envOf('b');
+  const withLogs = async <T>(env: NodeJS.ProcessEnv, p: Promise<T>): Promise<T> => p.catch(async (e) => {
+    const logs = await compose(env, 'logs', '--no-color', '--tail', '30').then((r) => r.stdout, (x) => String(x));
+    throw new Error(`${e.message}\n${logs}\n${serve?.output() ?? ''}`);
+  });
   const say = (m: string) => process.stderr.write(`# tutorial sharing: ${m}\n`);
   let serve: ServeProc | undefined;
   let composeEnv: NodeJS.ProcessEnv | undefined;
@@ -76,13 +80,13 @@ test('tutorial sharing: push many-users, clone on a second store, the app there 
     composeEnv = A;
     say('store A: compose up');
     await compose(A, 'up', '-d');
-    await state('app on store A');
+    await withLogs(A, state('app on store A'));
     await dm(A, 'switch', dot);
     await dm(A, 'commit', '-m', 'Empty state');
     await dm(A, 'checkout', '-b', 'many-users');
     await state('app after checkout -b');
     for (let i = 1; i <= 11; i++) {
-      const r = await fetch(base + '/api/users', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name: `user${i}` }) });
+      const r = await fetch(base + '/api/users', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name: `user${i}` }), signal: AbortSignal.timeout(15000) });
       assert.equal(r.status, 201);
     }
     await state('11 users on A', (s) => s.users.length === 11);
@@ -111,7 +115,7 @@ test('tutorial sharing: push many-users, clone on a second store, the app there 
     composeEnv = B;
     say('store B: compose up');
     await compose(B, 'up', '-d');
-    const s = await state('11 users on store B', (x) => x.users.length === 11);
+    const s = await withLogs(B, state('11 users on store B', (x) => x.users.length === 11));
     assert.deepEqual(s.users.map((u) => u.name), Array.from({ length: 11 }, (_, i) => `user${i + 1}`));
   } finally {
     await down();
