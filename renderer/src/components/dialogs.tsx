@@ -25,7 +25,8 @@ function CommitDialog({ close }: { close: () => void }) {
   const [message, setMessage] = useState('');
   const [metaText, setMetaText] = useState('');
   const [error, setError] = useState<UiError | null>(null);
-  const clean = !status?.dirty;
+  const summary = useStore((s) => s.dots.find((d) => d.name === s.selected));
+  const clean = status ? !status.dirty : !(summary && (summary.dirtyFiles > 0 || summary.dirtyBytes > 0));
   const { meta, problem } = parseMetadata(metaText);
   const files = status?.subdots.reduce((n, s) => n + s.changes.length, 0) ?? 0;
   const size = status?.subdots.reduce((n, s) => n + s.bytes, 0) ?? 0;
@@ -39,7 +40,7 @@ function CommitDialog({ close }: { close: () => void }) {
       <button type="button" className="btn" onClick={close}>Cancel</button>
       <button type="button" className="btn primary" disabled={!message.trim() || busy || clean || !!problem} onClick={() => void submit()}>{busy ? 'Committing…' : 'Commit'}</button>
     </>}>
-      <p className="muted">{clean ? 'Nothing to commit: the working state equals the last commit.' : `${plural(files, 'file')} changed (${bytes(size)}) in ${status?.subdots.filter((s) => s.changes.length).map((s) => s.subdot).join(', ')}.`}</p>
+      <p className="muted">{clean ? 'Nothing to commit: the working state equals the last commit.' : !status ? 'This dot has uncommitted changes.' : `${plural(files, 'file')} changed (${bytes(size)}) in ${status?.subdots.filter((s) => s.changes.length).map((s) => s.subdot).join(', ')}.`}</p>
       <label className="field">
         <span>Commit message</span>
         <textarea rows={4} value={message} placeholder={'What is this state?\n\nMore details on the following lines.'} onChange={(e) => setMessage(e.target.value)}

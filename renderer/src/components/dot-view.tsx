@@ -14,10 +14,13 @@ function countChanges(s: DiffResult | null): { files: number; bytes: number } {
 
 function ChangesBar({ details }: { details: DotDetails }) {
   const status = useStore((s) => s.status);
+  const statusError = useStore((s) => s.statusError);
+  const loadDot = useStore((s) => s.loadDot);
   const openDialog = useStore((s) => s.openDialog);
   const busy = useStore((s) => !!s.busy);
   const [open, setOpen] = useState(false);
   const c = countChanges(status);
+  if (!status && statusError) return <ErrorBox error={statusError} title="Could not compute the uncommitted changes" onRetry={() => void loadDot()} />;
   if (!status) return null;
   if (!status.dirty) {
     return (
@@ -139,7 +142,8 @@ export function DotView() {
   if (!details) return <div className="main-pad muted" aria-busy="true">Loading…</div>;
   const running = details.containers.filter((c) => c.running).length;
   const c = countChanges(status);
-  const clean = !status?.dirty;
+  // Without a status (it failed), the summary's dirty counters decide.
+  const clean = status ? !status.dirty : !(details.dirtyFiles > 0 || details.dirtyBytes > 0);
   return (
     <div className="dot-view">
       <header className="dot-head">
@@ -151,7 +155,7 @@ export function DotView() {
           <Stat label="size" value={bytes(details.bytes)} />
           <Stat label="subdots" value={details.subdots.length} optional />
           <Stat label="commits" value={details.commits.toLocaleString()} />
-          <Stat label="uncommitted" value={clean ? '—' : bytes(c.bytes)} tone={clean ? undefined : 'warn'} />
+          <Stat label="uncommitted" value={clean ? '—' : bytes(status ? c.bytes : details.dirtyBytes)} tone={clean ? undefined : 'warn'} />
           <Stat label="containers" value={details.containers.length ? `${running}/${details.containers.length}` : '—'} tone={running ? 'ok' : undefined} />
         </div>
         <div className="actions">

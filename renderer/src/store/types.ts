@@ -37,6 +37,8 @@ export interface DotsSlice {
 export interface DotSlice {
   details: DotDetails | null;
   status: DiffResult | null;
+  /** Why the uncommitted changes could not be computed (the last time). */
+  statusError: UiError | null;
   dotError: UiError | null;
   loadDot(): Promise<void>;
 }
