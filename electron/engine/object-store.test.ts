@@ -60,3 +60,14 @@ test('PackStore: a flipped byte is detected on read with STORE_CORRUPT naming th
     await assert.rejects(again.get(id), (e: any) => e.code === 'STORE_CORRUPT' && e.message.includes(id.slice(0, 12)));
   } finally { await fsp.rm(dir, { recursive: true, force: true }); }
 });
+
+test('PackStore: objects written by another process are found without reopening', async () => {
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'dm-pack-'));
+  try {
+    const reader = await PackStore.open(dir, { level: 3 });
+    const writer = await PackStore.open(dir, { level: 3 });
+    const id = await writer.put('chunk', Buffer.from('written elsewhere'));
+    await writer.flush();
+    assert.equal((await reader.get(id)).toString(), 'written elsewhere');
+  } finally { await fsp.rm(dir, { recursive: true, force: true }); }
+});

@@ -247,6 +247,12 @@ export class PackStore implements ObjectStore {
   /** Reads the stored (possibly compressed) bytes of an object. */
   async readStored(id: string): Promise<{ loc: PackLoc; bytes: Buffer }> {
     let loc = this.locate(id);
+    if (!loc) {
+      // Why: another process (the CLI while the app runs) may have written a pack since we
+      // loaded the indexes; reading never takes the lock, so look again once.
+      await this.reload();
+      loc = this.locate(id);
+    }
     if (!loc) throw new DmError('OBJECT_MISSING', `Object ${id.slice(0, 12)} is missing from the store.`, 'Run "dm verify" to see what is affected.', { id });
     if (this.writer && loc.pack === this.writer.tmpPath) await this.serialWrite(() => this.writer!.drain());
     let fh: FileHandle;
