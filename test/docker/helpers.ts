@@ -57,7 +57,7 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
   for (;;) {
     let timer: NodeJS.Timeout | undefined;
     try {
-      const v = await Promise.race([fn(), new Promise<never>((_, rej) => { timer = setTimeout(() => rej(new Error('attempt did not finish')), Math.max(1, end - Date.now())); })]);
+      const v = await Promise.race([fn(), new Promise<never>((_, rej) => { timer = setTimeout(() => rej(new Error('attempt did not finish')), Math.max(1, Math.min(10_000, end - Date.now()))); }) /* one hung attempt cannot use up the whole wait */]);
       if (v) return v;
     } catch (e) { last = e; } finally { clearTimeout(timer); }
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? ': ' + (last as Error).message : ''}`);

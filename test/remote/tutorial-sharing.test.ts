@@ -13,7 +13,7 @@ import * as net from 'node:net';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { probeSocket } from '../../electron/docker/plugin';
-import { dockerSkipReason, hasImage, sh, waitFor, startServeProc, DM_CLI, ROOT, ServeProc } from '../docker/helpers';
+import { dockerSkipReason, hasImage, sh, waitFor, startServeProc, DM_CLI, ROOT, ServeProc, httpRequest } from '../docker/helpers';
 import { startHub, signup, request } from './helpers';
 
 const SOCKET = '/run/docker/plugins/dm.sock';
@@ -56,7 +56,8 @@ test('tutorial sharing: push many-users, clone on a second store, the app there 
   const compose = (env: NodeJS.ProcessEnv, ...args: string[]) => sh('docker-compose', ['-p', project, '-f', 'docker-compose.yml', ...args], { cwd: DEMO, env: { ...env, MOBY_PORT: String(port), MOBY_BIND: '127.0.0.1' }, timeout: 180_000 });
   const dm = async (env: NodeJS.ProcessEnv, ...args: string[]) => (await sh(process.execPath, [DM_CLI, ...args], { env, timeout: 180_000 })).stdout;
   const state = (what: string, ok: (s: AppState) => boolean = () => true): Promise<AppState> =>
-    waitFor(what, async () => { const r = await fetch(base + '/api/state', { signal: AbortSignal.timeout(3000) }).catch(() => undefined); if (!r || r.status !== 200) return undefined; const s = await r.json().catch(() => undefined) as AppState | undefined; if (!s) return undefined; return ok(s) ? s : undefined; }, 90_000, 250);
+    // Why httpRequest, not fetch: a fetch to a port Docker publishes before the app listens was seen never settling.
+    waitFor(what, async () => { const r = await httpRequest(base + '/api/state', { timeoutMs: 3000 }).catch(() => undefined); if (!r || r.status !== 200) return undefined; let s: AppState | undefined; try { s = JSON.parse(r.body.toString('utf8')); } catch { return undefined; } if (!s) return undefined; return ok(s) ? s : undefined; }, 90_000, 250);
   const A = envOf('a'), B = envOf('b');
   const withLogs = async <T>(env: NodeJS.ProcessEnv, p: Promise<T>): Promise<T> => p.catch(async (e) => {
     const logs = await compose(env, 'logs', '--no-color', '--tail', '30').then((r) => r.stdout, (x) => String(x));
