@@ -78,9 +78,18 @@ export async function log(engine: Engine, dot: string, opts: { branch?: string; 
   const out: CommitInfo[] = [];
   const limit = opts.limit ?? Infinity;
   let skip = opts.offset ?? 0;
+  // Skipping goes through the parent cache (commits are immutable), so paging deep into a long
+  // history reads only the commits of the page asked for.
+  while (id && skip > 0) {
+    let parent = engine.firstParent.get(id);
+    if (parent === undefined) { parent = (await engine.readCommit(id)).parents[0] ?? null; engine.firstParent.set(id, parent); }
+    id = parent;
+    skip--;
+  }
   while (id && out.length < limit) {
     const c = await engine.readCommit(id);
-    if (skip > 0) skip--; else out.push(await engine.commitInfo(id, c));
+    engine.firstParent.set(id, c.parents[0] ?? null);
+    out.push(await engine.commitInfo(id, c));
     id = c.parents[0] ?? null;
   }
   return out;

@@ -34,6 +34,8 @@ export interface Journal { op: 'create-branch' | 'reset'; branch: string; gen: s
 /** The snapshot engine's store: objects, dots, refs, working states. All mutation happens under the lock. */
 export class Engine {
   readonly objects: PackStore;
+  /** First parent of each commit read so far (commits are immutable, so this never goes stale). */
+  readonly firstParent = new Map<string, string | null>();
   /** Marks the async call chain that holds the lock (re-entry is allowed only inside it). */
   private readonly holder = new AsyncLocalStorage<boolean>();
   private lock?: StoreLock;
@@ -404,8 +406,27 @@ export class Engine {
   // ---- operation log (undo) ------------------------------------------------------------------
   /** Appends an undoable operation. */
   async logOp(e: Omit<OpEntry, 'seq' | 'time'>): Promise<void> {
-    const ops = await this.ops();
-    await appendLine(path.join(this.home, 'oplog'), JSON.stringify({ seq: (ops.at(-1)?.seq ?? 0) + 1, time: new Date().toISOString(), ...e }));
+    await appendLine(path.join(this.home, 'oplog'), JSON.stringify({ seq: (await this.lastSeq()) + 1, time: new Date().toISOString(), ...e }));
+  }
+
+  /** The last sequence number of the operation log, read from its tail (the log only grows). */
+  private async lastSeq(): Promise<number> {
+    let fh;
+    try { fh = await fsp.open(path.join(this.home, 'oplog'), 'r'); } catch (e) { if (isNotFound(e)) return 0; throw e; }
+    try {
+      const { size } = await fh.stat();
+      for (let want = 8192; ; want *= 4) {
+        const len = Math.min(size, want);
+        const buf = Buffer.alloc(len);
+        await fh.read(buf, 0, len, size - len);
+        const lines = buf.toString('utf8').split('\n').filter(Boolean);
+        if (len < size) lines.shift(); // the first line may be cut
+        for (let i = lines.length - 1; i >= 0; i--) {
+          try { const j = JSON.parse(lines[i]); if (typeof j.seq === 'number') return j.seq; } catch { /* torn line */ }
+        }
+        if (len === size) return 0;
+      }
+    } finally { await fh.close(); }
   }
 
   /** The operation log, oldest first, with undone entries marked. */
