@@ -1,5 +1,7 @@
 import * as http from 'node:http';
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, createReadStream, createWriteStream } from 'node:fs';
+import * as os from 'node:os';
+import { pipeline } from 'node:stream/promises';
 import * as path from 'node:path';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
@@ -12,6 +14,9 @@ import { watchStore, StoreWatcher } from './watch';
 
 /** Largest request body the bridge accepts. */
 export const MAX_BODY = 1024 * 1024;
+
+/** Largest bundle the bridge accepts as an upload (DM_MAX_UPLOAD overrides, in bytes). */
+export const MAX_UPLOAD = Number(process.env.DM_MAX_UPLOAD) > 0 ? Number(process.env.DM_MAX_UPLOAD) : 8 * 1024 * 1024 * 1024;
 
 /** What the bridge serves: the contract, plus (optionally) the service's event emitter and store home. */
 export type BridgeTarget = DotdeskApi & { events?: EventEmitter; engine?: { home: string } };
@@ -28,6 +33,8 @@ export interface BridgeOptions {
   staticDir?: string;
   /** Store directory to watch for changes by other processes (default: the service's engine home; false: off). */
   watchHome?: string | false;
+  /** Largest accepted bundle upload in bytes (default MAX_UPLOAD). */
+  maxUpload?: number;
   /** Writes `<home>/bridge.json` (url, token, pid; mode 0600) so the CLI and the app can attach. */
   advertise?: boolean;
 }
@@ -165,10 +172,70 @@ export async function startBridge(service: BridgeTarget, opts: BridgeOptions = {
     req.on('error', reject);
   });
 
+  // Bundles move as files, not JSON: a temp folder of this bridge holds downloads being streamed
+  // and uploads waiting for inspect/import; it goes away with the bridge.
+  const maxUpload = opts.maxUpload ?? MAX_UPLOAD;
+  let tmpDir: Promise<string> | undefined;
+  const tmp = () => (tmpDir ??= fsp.mkdtemp(path.join(os.tmpdir(), 'dm-bridge-')));
+  let seq = 0;
+  const tmpFile = async (ext: string) => path.join(await tmp(), `${Date.now()}-${process.pid}-${++seq}${ext}`);
+
+  const downloadBundle = async (req: http.IncomingMessage, res: http.ServerResponse, u: URL) => {
+    if (req.method !== 'GET') { sendError(res, 405, { code: 'INVALID_ARGUMENT', message: 'Downloads use GET.' }); return; }
+    const dot = u.searchParams.get('dot');
+    const ref = u.searchParams.get('ref') || undefined;
+    if (!dot) { sendError(res, 400, { code: 'INVALID_ARGUMENT', message: 'Which dot? Pass ?dot=NAME&ref=BRANCH_OR_COMMIT.' }); return; }
+    const file = await tmpFile('.dmbundle');
+    try {
+      const env = await dispatch(service, 'exportBundle', [dot, ref, file], broadcast, { reloadObjects });
+      if (!env.ok) { sendJson(res, STATUS_OF[env.error.code] ?? 422, env); return; }
+      const info = env.result as { dot: string; branch: string | null; commit: string };
+      const stat = await fsp.stat(file);
+      // Why sanitise: the name goes into a header; only safe characters, the rest become "-".
+      const name = `${info.dot}-${(info.branch ?? info.commit.slice(0, 12))}${info.branch && ref && ref !== info.branch ? '-' + ref.slice(0, 12) : ''}.dmbundle`.replace(/[^A-Za-z0-9._-]+/g, '-');
+      res.writeHead(200, {
+        'Content-Type': 'application/vnd.dotdesk.bundle', 'Content-Length': String(stat.size), 'Cache-Control': 'no-store',
+        'Content-Disposition': `attachment; filename="${name}"`, 'X-Content-Type-Options': 'nosniff',
+      });
+      await pipeline(createReadStream(file), res);
+    } finally {
+      await fsp.rm(file, { force: true }).catch(() => {});
+    }
+  };
+
+  const uploadBundle = async (req: http.IncomingMessage, res: http.ServerResponse) => {
+    if (req.method !== 'POST') { sendError(res, 405, { code: 'INVALID_ARGUMENT', message: 'Uploads use POST.' }); return; }
+    const tooLarge = () => sendError(res, 413, { code: 'TOO_LARGE', message: `The file is larger than ${maxUpload} bytes.`, hint: 'Share big states through a hub (push and clone) instead.' });
+    if (Number(req.headers['content-length'] ?? 0) > maxUpload) { tooLarge(); req.resume(); return; }
+    const file = await tmpFile('.dmbundle');
+    let size = 0;
+    let over = false;
+    const out = createWriteStream(file, { mode: 0o600 });
+    try {
+      await pipeline(req, async function* (src: AsyncIterable<Buffer>) {
+        for await (const c of src) {
+          size += c.length;
+          // Why count while streaming: Content-Length may be absent or lie.
+          if (size > maxUpload) { over = true; throw new Error('too large'); }
+          yield c;
+        }
+      }, out);
+    } catch (e) {
+      await fsp.rm(file, { force: true }).catch(() => {});
+      if (over) { tooLarge(); return; }
+      throw e;
+    }
+    if (size === 0) { await fsp.rm(file, { force: true }); sendError(res, 400, { code: 'INVALID_ARGUMENT', message: 'The upload was empty.' }); return; }
+    sendJson(res, 200, { ok: true, result: { path: file, bytes: size } });
+  };
+
   const handleApi = async (req: http.IncomingMessage, res: http.ServerResponse, u: URL) => {
-    if (!tokenOk(tokenOf(req, u))) { sendError(res, 401, { code: 'AUTH_FAILED', message: 'Missing or wrong bridge token.', hint: 'Open the URL printed by "dm serve --ui" (it carries the token).' }); return; }
+    // Why the header: a hub's AUTH_FAILED (wrong API key) is a 401 too; only this one means the page's token is wrong.
+    if (!tokenOk(tokenOf(req, u))) { res.setHeader('WWW-Authenticate', 'Bearer realm="dotdesk-bridge"'); sendError(res, 401, { code: 'AUTH_FAILED', message: 'Missing or wrong bridge token.', hint: 'Open the URL printed by "dm serve --ui" (it carries the token).' }); return; }
     if (!originOk(req)) { sendError(res, 403, { code: 'FORBIDDEN', message: 'Requests from other origins are refused.' }); return; }
     const method = u.pathname.slice('/api/'.length);
+    if (method === 'bundle/download') { await downloadBundle(req, res, u); return; }
+    if (method === 'bundle/upload') { await uploadBundle(req, res); return; }
     if (method === 'methods' && req.method === 'GET') { sendJson(res, 200, { ok: true, result: (await import('../contract/api')).API_METHODS }); return; }
     if (!isApiMethod(method)) { sendError(res, 404, { code: 'NOT_FOUND', message: `Unknown API method "${method.slice(0, 80)}".`, hint: 'See electron/contract/api.ts for the methods.' }); return; }
     if (req.method !== 'POST') { sendError(res, 405, { code: 'INVALID_ARGUMENT', message: 'API calls use POST.' }); return; }
@@ -233,6 +300,7 @@ export async function startBridge(service: BridgeTarget, opts: BridgeOptions = {
       service.events?.off('event', onEvent);
       for (const s of sockets) s.close(1001);
       if (advertised) await fsp.rm(advertised, { force: true }).catch(() => {});
+      if (tmpDir) await fsp.rm(await tmpDir, { recursive: true, force: true }).catch(() => {});
       await new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections?.(); });
     },
   };

@@ -61,8 +61,14 @@ test('the preload exposes one function per API method, each invoking dm:<method>
     void (api[m] as (...a: unknown[]) => unknown)('x', 2);
     assert.deepEqual(invoked.at(-1), { channel: channelOf(m), args: ['x', 2] }, `preload ${m} must invoke ${channelOf(m)}`);
   }
-  const extra = Object.keys(api).filter((k) => !(API_METHODS as readonly string[]).includes(k) && k !== 'onEvent' && k !== 'onMenu');
-  assert.deepEqual(extra, [], 'the preload exposes nothing but the contract and the two subscriptions');
+  const shellOnly = ['onEvent', 'onMenu', 'pathForFile', 'startDragBundle'];
+  const extra = Object.keys(api).filter((k) => !(API_METHODS as readonly string[]).includes(k) && !shellOnly.includes(k));
+  assert.deepEqual(extra, [], 'the preload exposes nothing but the contract, the two subscriptions and the two file-drag helpers');
+  // The drag helper only sends dot and ref (as strings) to the main process.
+  const sent: unknown[][] = [];
+  (electron.ipcRenderer as Record<string, unknown>).send = (...a: unknown[]) => sent.push(a);
+  (api.startDragBundle as (d: unknown, r: unknown) => void)('shop', 'master');
+  assert.deepEqual(sent, [['dm:drag-bundle', 'shop', 'master']]);
   // Events reach the page without the IPC event object.
   const got: unknown[] = [];
   const off = (api.onEvent as (cb: (e: unknown) => void) => () => void)((e) => got.push(e));

@@ -11,6 +11,7 @@ import { BridgeClient, findAdvertisedBridge } from '../bridge/client';
 import { objectReloader, throttleProgress } from '../bridge/dispatch';
 import { watchStore } from '../bridge/watch';
 import { registerIpc, senderCheck } from './ipc';
+import { registerDrag } from './drag';
 import { hardenContents, hardenSession } from './security';
 import { menuTemplate } from './menu';
 import { loadWindowState, saveWindowState, type WindowState } from './window-state';
@@ -126,6 +127,10 @@ async function main(): Promise<void> {
       new Notification({ title: 'Dotdesk', body, icon: ICON }).show();
     },
   });
+  const unregisterDrag = registerDrag(ipcMain, {
+    api: svc.api, icon: ICON, trusted: senderCheck(() => win?.webContents, appUrl),
+    onError: (message) => emit({ type: 'done', op: 'drag', ok: false, message, error: { code: 'INTERNAL', message } }),
+  });
   Menu.setApplicationMenu(Menu.buildFromTemplate(menuTemplate({ isMac: process.platform === 'darwin', dev: !app.isPackaged, send: (a) => send('dm:menu', a), appName: 'Dotdesk' })));
 
   const stateFile = path.join(app.getPath('userData'), 'window-state.json');
@@ -139,6 +144,7 @@ async function main(): Promise<void> {
     quitting = true;
     e.preventDefault();
     unregister();
+    unregisterDrag();
     void svc.close().finally(() => app.quit());
   });
 }

@@ -3,7 +3,7 @@
 // Why a literal method list: a sandboxed preload can only require 'electron' (and a few
 // built-ins), not project files; the compile-time check below and electron/bridge/wiring.test.ts
 // keep it equal to API_METHODS.
-import { contextBridge, ipcRenderer } from 'electron';
+import { contextBridge, ipcRenderer, webUtils } from 'electron';
 import type { DotdeskApi } from '../contract/api';
 
 /** The contract methods this preload wires (must equal API_METHODS). */
@@ -40,5 +40,10 @@ exposed.onMenu = (cb: (action: string) => void) => {
   ipcRenderer.on('dm:menu', l);
   return () => { ipcRenderer.removeListener('dm:menu', l); };
 };
+
+/** The file-system path of a file dropped on the window (for inspect/import of a bundle). */
+exposed.pathForFile = (file: unknown) => webUtils.getPathForFile(file as File);
+/** Drags a commit or branch out of the window as a bundle file (main exports it, then startDrag). */
+exposed.startDragBundle = (dot: unknown, ref: unknown) => { ipcRenderer.send('dm:drag-bundle', String(dot), String(ref)); };
 
 contextBridge.exposeInMainWorld('dotdesk', exposed);
