@@ -85,7 +85,8 @@ function bridgeTransport(): Transport {
         conn('offline');
         throw new ApiError({ code: 'REMOTE_UNREACHABLE', message: 'Dotdesk is not answering.', hint: 'Is "dm serve" (or npm start) still running? Start it again, then retry.' });
       }
-      if (res.status === 401) conn('unauthorized');
+      // Only the bridge's own refusal (not a hub's wrong API key) means this page lost its token.
+      if (res.status === 401 && /dotdesk-bridge/.test(res.headers.get('WWW-Authenticate') ?? '')) conn('unauthorized');
       let env: Envelope;
       try { env = (await res.json()) as Envelope; } catch {
         throw new ApiError({ code: 'INTERNAL', message: `Dotdesk answered HTTP ${res.status} without details.` });
@@ -144,3 +145,36 @@ export function onEvent(l: Listener<DotdeskEvent>): () => void { eventListeners.
 export function onConnection(l: Listener<Connection>): () => void { connListeners.add(l); start(); return () => connListeners.delete(l); }
 /** Subscribes to app-menu commands (Electron only). */
 export function onMenu(l: Listener<string>): () => void { menuListeners.add(l); start(); return () => menuListeners.delete(l); }
+
+/** Moving bundle files in and out of the window: downloads and uploads in the web bridge, native file drag in Electron. */
+export const bundles = {
+  /** Electron: drag a commit or branch out of the window as a .dmbundle file. */
+  canDragOut: transport.kind === 'electron' && typeof window.dotdesk?.startDragBundle === 'function',
+  /** Starts the native drag (Electron; the main process exports the bundle first). */
+  dragOut(dot: string, ref: string): void {
+    (window.dotdesk?.startDragBundle as ((d: string, r: string) => void) | undefined)?.(dot, ref);
+  },
+  /** Web bridge: the URL that downloads a bundle of a commit or branch (null in Electron). */
+  downloadUrl(dot: string, ref: string): string | null {
+    if (transport.kind !== 'bridge') return null;
+    const q = new URLSearchParams({ dot, ref, token: sessionStorage.getItem('dotdesk-token') ?? '' });
+    return `./api/bundle/download?${q.toString()}`;
+  },
+  /** Makes a dropped file readable by the service; returns the path to inspect and import. */
+  async receive(file: File): Promise<string> {
+    if (transport.kind === 'electron') {
+      const p = (window.dotdesk?.pathForFile as ((f: File) => string) | undefined)?.(file);
+      if (!p) throw new ApiError({ code: 'INVALID_ARGUMENT', message: `Dotdesk cannot read "${file.name}" from here.`, hint: 'Drop a file from your file manager.' });
+      return p;
+    }
+    let res: Response;
+    try {
+      res = await fetch('./api/bundle/upload', { method: 'POST', headers: { 'Content-Type': 'application/octet-stream', Authorization: `Bearer ${sessionStorage.getItem('dotdesk-token') ?? ''}`, 'X-File-Name': encodeURIComponent(file.name) }, body: file });
+    } catch {
+      throw new ApiError({ code: 'REMOTE_UNREACHABLE', message: 'Dotdesk is not answering.', hint: 'Is "dm serve" (or npm start) still running? Start it again, then retry.' });
+    }
+    let env: Envelope;
+    try { env = (await res.json()) as Envelope; } catch { throw new ApiError({ code: 'INTERNAL', message: `Upload answered HTTP ${res.status} without details.` }); }
+    return (unwrap(env) as { path: string }).path;
+  },
+};

@@ -5,6 +5,7 @@ import { bytes } from '../format';
 import { Sidebar } from './sidebar';
 import { DotView } from './dot-view';
 import { Dialogs } from './dialogs';
+import { DropZone } from './sharing';
 import { ErrorBox, Icon } from './common';
 
 /** How often the UI re-reads the store while visible (catches file edits in working states). */
@@ -114,6 +115,7 @@ export function App() {
       onEvent((e) => {
         if (e.type === 'progress') st().setProgress(e.progress);
         else if (e.type === 'changed') soon();
+        else if (e.type === 'done' && e.op === 'drag' && !e.ok) st().toast({ kind: 'error', title: 'Could not drag the bundle out', error: e.error ?? { code: 'INTERNAL', message: e.message } });
         else if (e.type === 'done' && e.op === 'startup') st().toast(e.ok ? { kind: 'info', title: e.message } : { kind: 'error', title: 'Working on data only', error: { code: 'DOCKER_UNAVAILABLE', message: e.message } });
       }),
       onConnection((c) => { const was = st().connection; st().setConnection(c); if (c === 'online' && was !== 'online') soon(); }),
@@ -152,6 +154,7 @@ export function App() {
       </main>
       <Toasts />
       <Dialogs />
+      <DropZone />
     </div>
   );
 }

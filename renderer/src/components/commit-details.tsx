@@ -1,3 +1,4 @@
+import { ShareButtons } from './sharing';
 import { Fragment } from 'react';
 import { useStore } from '../store';
 import { bytes, plural, takenHow, when } from '../format';
@@ -40,6 +41,7 @@ export function CommitDetails() {
         <div className="detail-actions">
           <button type="button" className="btn small" disabled={busy} onClick={() => openDialog({ kind: 'new-branch', from: c.id, fromLabel: c.shortId })}><Icon name="branch" size={14} />New branch from here…</button>
           <button type="button" className="btn small" disabled={busy || c.id === head} onClick={() => openDialog({ kind: 'reset', commit: c.id, label: c.shortId })}><Icon name="undo" size={14} />Reset {branch} to here…</button>
+          <ShareButtons refName={c.id} label={`commit ${c.shortId}`} />
         </div>
         <h4 className="section-h">Files changed</h4>
         {!c.parents[0] ? (

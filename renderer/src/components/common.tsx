@@ -3,7 +3,7 @@ import { useStore, type UiError } from '../store';
 import { bytes } from '../format';
 
 /** Small inline icons (no icon font: the CSP allows only our own files). */
-export function Icon({ name, size = 16 }: { name: 'branch' | 'commit' | 'plus' | 'trash' | 'undo' | 'close' | 'box' | 'disk' | 'check' | 'alert' | 'refresh' | 'dot' | 'pause' | 'play'; size?: number }) {
+export function Icon({ name, size = 16 }: { name: 'branch' | 'commit' | 'plus' | 'trash' | 'undo' | 'close' | 'box' | 'disk' | 'check' | 'alert' | 'refresh' | 'dot' | 'pause' | 'play' | 'link' | 'download' | 'cloud'; size?: number }) {
   const p: Record<string, ReactNode> = {
     branch: <><circle cx="5" cy="4" r="2" /><circle cx="5" cy="12" r="2" /><circle cx="11" cy="5" r="2" /><path d="M5 6v4M11 7c0 3-6 2-6 3" /></>,
     commit: <><circle cx="8" cy="8" r="2.5" /><path d="M1 8h4.5M10.5 8H15" /></>,
@@ -19,6 +19,9 @@ export function Icon({ name, size = 16 }: { name: 'branch' | 'commit' | 'plus' |
     dot: <circle cx="8" cy="8" r="3.5" />,
     pause: <path d="M5.5 3.5v9M10.5 3.5v9" />,
     play: <path d="M5 3.5v9l7-4.5z" />,
+    link: <path d="M7 9a3 3 0 0 0 4.2.2l2-2a3 3 0 0 0-4.2-4.2l-1 1M9 7a3 3 0 0 0-4.2-.2l-2 2a3 3 0 0 0 4.2 4.2l1-1" />,
+    download: <path d="M8 2v8M4.5 6.5 8 10l3.5-3.5M2.5 13.5h11" />,
+    cloud: <path d="M4.5 12.5h7a3 3 0 0 0 .4-6A4 4 0 0 0 4.2 7 2.8 2.8 0 0 0 4.5 12.5z" />,
   };
   return (
     <svg className="icon" width={size} height={size} viewBox="0 0 16 16" fill="none" stroke="currentColor" strokeWidth="1.5" strokeLinecap="round" strokeLinejoin="round" aria-hidden="true" focusable="false">

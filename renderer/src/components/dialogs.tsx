@@ -2,6 +2,7 @@ import { useState } from 'react';
 import { useStore, type UiError } from '../store';
 import { bytes, plural } from '../format';
 import { ErrorBox, InlineProgress, Modal } from './common';
+import { CloneDialog, ImportDialog, RemotesDialog } from './sharing';
 
 function parseMetadata(text: string): { meta: Record<string, string>; problem?: string } {
   const meta: Record<string, string> = {};
@@ -206,5 +207,8 @@ export function Dialogs() {
     case 'reset': return <ResetDialog commit={dialog.commit} label={dialog.label} close={close} />;
     case 'delete-dot': return <ConfirmDelete what="dot" name={dialog.dot} note="The dot moves to the trash with all its branches and commits. Undo restores it; nothing is erased until you empty the trash." onConfirm={() => deleteDot(dialog.dot)} close={close} />;
     case 'delete-branch': return <ConfirmDelete what="branch" name={dialog.branch} note="The branch moves to the trash. Undo restores it." onConfirm={() => deleteBranch(dialog.branch)} close={close} />;
+    case 'remotes': return <RemotesDialog close={close} />;
+    case 'clone': return <CloneDialog close={close} />;
+    case 'import': return <ImportDialog close={close} />;
   }
 }

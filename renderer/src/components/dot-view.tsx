@@ -1,6 +1,7 @@
 import { useState } from 'react';
 import { useStore } from '../store';
 import { bytes, plural } from '../format';
+import { BranchRemote } from './sharing';
 import { ErrorBox, Icon, Stat } from './common';
 import { HistoryList } from './history';
 import { CommitDetails } from './commit-details';
@@ -77,6 +78,7 @@ function BranchesPanel({ details }: { details: DotDetails }) {
             {!b.current && (
               <button type="button" className="icon-btn subtle" aria-label={`Delete branch ${b.name}`} title={`Delete branch ${b.name}`} disabled={busy} onClick={() => openDialog({ kind: 'delete-branch', branch: b.name })}><Icon name="trash" size={14} /></button>
             )}
+            {b.head && <BranchRemote branch={b.name} />}
           </li>
         ))}
       </ul>

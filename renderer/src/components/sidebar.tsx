@@ -1,6 +1,7 @@
 import { useStore } from '../store';
 import { bytes, plural } from '../format';
 import { Icon } from './common';
+import { SharingNav } from './sharing';
 import type { DotSummary } from '../../../electron/contract/models';
 
 function DotRow({ d, selected, onSelect }: { d: DotSummary; selected: boolean; onSelect: () => void }) {
@@ -77,6 +78,7 @@ export function Sidebar() {
           {dots.map((d) => <DotRow key={d.name} d={d} selected={d.name === selected} onSelect={() => selectDot(d.name)} />)}
         </ul>
       )}
+      <SharingNav />
     </aside>
   );
 }

@@ -37,6 +37,8 @@ export const opsSlice: Slice<OpsSlice> = (set, get) => {
       try {
         await get().refreshDots();
         await get().loadDot();
+        // Why not awaited: ahead/behind asks the hub, which may be slow; the page does not wait.
+        void get().loadRemotes().then(() => get().loadRemoteStatus());
       } catch (e) {
         set({ dotError: toUiError(e) });
       }

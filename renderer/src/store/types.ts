@@ -1,6 +1,7 @@
 import type { StateCreator } from 'zustand';
 import type { CommitInfo, DiffResult, DotDetails, DotSummary, ProgressEvent } from '../../../electron/contract/models';
 import type { Connection } from '../api';
+import type { BundleInfo, RemoteBranchStatus, RemoteInfo } from '../../../electron/contract/remote';
 
 /** An error as the UI shows it: what happened, what to do, the stable code. */
 export interface UiError { code: string; message: string; hint?: string }
@@ -24,7 +25,10 @@ export type Dialog =
   | { kind: 'new-dot' }
   | { kind: 'reset'; commit: string; label: string }
   | { kind: 'delete-dot'; dot: string }
-  | { kind: 'delete-branch'; branch: string };
+  | { kind: 'delete-branch'; branch: string }
+  | { kind: 'remotes' }
+  | { kind: 'clone' }
+  | { kind: 'import' };
 
 export interface DotsSlice {
   dots: DotSummary[];
@@ -89,8 +93,34 @@ export interface OpsSlice {
   undo(dot: string): Promise<void>;
 }
 
+/** Ahead/behind of one branch, or why it is unknown. */
+export interface BranchRemoteState { status?: RemoteBranchStatus; error?: UiError }
+
+/** A received bundle waiting for the user to confirm the import. */
+export interface BundlePreview { path: string; name: string; info: BundleInfo }
+
+export interface SharingSlice {
+  remotes: RemoteInfo[];
+  remotesError: UiError | null;
+  /** Keyed by "dot/branch", against the default remote. */
+  remoteStatus: Record<string, BranchRemoteState>;
+  preview: BundlePreview | null;
+  loadRemotes(): Promise<void>;
+  addRemote(name: string, spec: string, apiKey: string): Promise<UiError | null>;
+  removeRemote(name: string): Promise<UiError | null>;
+  switchRemote(name: string): Promise<UiError | null>;
+  /** Asks the hub for ahead/behind (at most every 15 s unless forced or heads moved). */
+  loadRemoteStatus(force?: boolean): Promise<void>;
+  push(branch: string): Promise<UiError | null>;
+  pull(branch: string): Promise<UiError | null>;
+  clone(remote: string, dotPath: string, branch: string, localName: string): Promise<UiError | null>;
+  copyLink(ref: string, label: string): Promise<void>;
+  previewBundle(file: File): Promise<void>;
+  importBundle(branch: string): Promise<UiError | null>;
+}
+
 /** The whole store. */
-export type State = DotsSlice & DotSlice & HistorySlice & OpsSlice;
+export type State = DotsSlice & DotSlice & HistorySlice & OpsSlice & SharingSlice;
 
 /** A slice creator over the whole store. */
 export type Slice<T> = StateCreator<State, [], [], T>;
