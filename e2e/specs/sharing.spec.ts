@@ -85,6 +85,13 @@ test('remote, push, link, bundle download and import', async ({ app }) => {
     const linkToast = ui.toast(/Copied the link to branch master/);
     await expect(linkToast).toContainText(`http://127.0.0.1:${hub.port}/`);
     await app.shot('05-copied-link');
+    // A commit has the same: link and bundle in its details.
+    await dot.commit('First real order').click();
+    await expect(page.getByRole('button', { name: /^Copy link to commit / })).toBeVisible();
+    await expect(page.getByRole('link', { name: /^Download bundle of commit / })).toHaveAttribute('href', /bundle\/download\?dot=shop&ref=[0-9a-f]{64}/);
+    await page.getByRole('button', { name: /^Copy link to commit / }).click();
+    await expect(ui.toast(/Copied the link to commit/)).toContainText('/alice/shop/commit/');
+    await app.shot('05b-commit-share');
 
     // 4. Download a bundle of the branch (web bridge: a GET with Content-Disposition).
     const [download] = await Promise.all([page.waitForEvent('download'), sh.download('branch master').click()]);
@@ -107,6 +114,20 @@ test('remote, push, link, bundle download and import', async ({ app }) => {
     await expect(page.getByRole('button', { name: 'Switch to branch from-bundle' })).toBeVisible();
     await expect(sh.sync('from-bundle')).toContainText('not on hub');
     await app.shot('07-imported-branch');
+
+    // 6. Clone the pushed dot from the hub under another name.
+    await sh.cloneButton.click();
+    const clone = page.getByRole('dialog', { name: 'Clone from a hub' });
+    await clone.getByLabel(/Dot on the hub/).fill('alice/shop');
+    await clone.getByLabel(/Local name/).fill('shop-copy');
+    await app.shot('08-clone-dialog');
+    await clone.getByRole('button', { name: 'Clone', exact: true }).click();
+    await expect(clone).toBeHidden();
+    await expect(ui.toast(/Cloned alice\/shop as shop-copy/)).toBeVisible();
+    await expect(ui.dotItem('shop-copy')).toHaveAttribute('aria-selected', 'true');
+    await expect(page.getByRole('heading', { name: 'shop-copy', level: 1 })).toBeVisible();
+    await expect(page.getByText('Third order').first()).toBeVisible();
+    await app.shot('09-cloned');
   } finally {
     await hub.stop();
   }
