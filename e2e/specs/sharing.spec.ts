@@ -128,6 +128,26 @@ test('remote, push, link, bundle download and import', async ({ app }) => {
     await expect(page.getByRole('heading', { name: 'shop-copy', level: 1 })).toBeVisible();
     await expect(page.getByText('Third order').first()).toBeVisible();
     await app.shot('09-cloned');
+
+    // 7. Both sides move on: the copy pushes, the original commits. Diverged, with the way out.
+    const copyDb = app.dm('dot', 'path', 'shop-copy', 'db');
+    writeFileSync(path.join(copyDb, 'orders.csv'), 'id,product,qty\n1,2,3\n2,1,1\n3,1,2\n4,2,9\n');
+    app.dm('commit', '--dot', 'shop-copy', '-m', 'Order from the copy');
+    app.dm('push', 'hub', 'shop-copy', 'master');
+    writeFileSync(path.join(db, 'orders.csv'), 'id,product,qty\n1,2,3\n2,1,1\n3,1,2\n4,1,5\n');
+    app.dm('commit', '--dot', 'shop', '-m', 'Order from the original');
+    await ui.openDot('shop');
+    await expect(sh.sync('master')).toContainText('diverged', { timeout: 20_000 });
+    const note = page.getByRole('note');
+    await expect(note).toContainText('have both moved on');
+    await expect(sh.pushButton('master')).toBeDisabled();
+    await expect(sh.pullButton('master')).toBeDisabled();
+    await app.shot('10-diverged');
+    await note.getByRole('button', { name: 'Take theirs, keep mine on a new branch' }).click();
+    await expect(ui.toast(/master now has hub's state; yours is on/)).toBeVisible();
+    await expect(dot.commit('Order from the copy')).toBeVisible();
+    await expect(sh.sync('master')).toContainText('in sync with hub');
+    await app.shot('11-diverged-resolved');
   } finally {
     await hub.stop();
   }

@@ -168,7 +168,11 @@ export function BranchRemote({ branch }: { branch: string }) {
       <button type="button" className="btn small" aria-label={`Push ${branch}`} disabled={!!busy || !s || (onHub && !s.ahead) || s.diverged} title={s && !onHub ? `Create ${branch} on ${remote}` : s?.ahead ? `Send ${plural(s.ahead, 'commit')} to ${remote}` : 'Nothing to push'} onClick={() => void push(branch)}>{running && busy?.op === 'push' ? <span className="spinner" aria-hidden="true" /> : '↑'} Push</button>
       {s?.diverged && (
         <div className="diverged-note" role="note">
-          <strong>{branch} and {remote} have both moved on</strong> ({s.ahead} here, {s.behind} there). Push and pull only fast-forward, so nothing is overwritten. Way out: keep both with <code>dm pull {remote} {dot} {branch} --stash-on-divergence</code> (the hub state lands on a new branch), or <code>dm push … --stash-on-divergence</code> to keep yours on the hub beside theirs.
+          <strong>{branch} and {remote} have both moved on</strong> ({plural(s.ahead, 'commit')} here, {plural(s.behind, 'commit')} there). Push and pull only fast-forward, so nothing was overwritten. Keep both states:
+          <div className="note-actions">
+            <button type="button" className="btn small" disabled={!!busy} onClick={() => void pull(branch, { stashOnDivergence: true })}>Take theirs, keep mine on a new branch</button>
+            <button type="button" className="btn small" disabled={!!busy} onClick={() => void push(branch, { stashOnDivergence: true })}>Push mine beside theirs</button>
+          </div>
         </div>
       )}
     </div>

@@ -52,23 +52,25 @@ export const sharingSlice: Slice<SharingSlice> = (set, get) => {
       if (get().details?.name !== d.name) return;
       set({ remoteStatus: { ...Object.fromEntries(results.map(([k, v]) => [`${d.name}/${k}`, v])) } });
     },
-    async push(branch) {
+    async push(branch, opts) {
       const remote = defaultRemote();
       const dot = get().selected;
       if (!remote || !dot) return null;
-      const r = await get().run('push', `Pushing ${branch} to ${remote}…`, () => api.push(remote, dot, branch));
-      if (r.ok) get().toast({ kind: 'success', title: r.value.status === 'up-to-date' ? `${branch} is up to date on ${remote}` : `Pushed ${branch} to ${remote}`, body: r.value.url });
+      const r = await get().run('push', `Pushing ${branch} to ${remote}…`, () => api.push(remote, dot, branch, opts));
+      if (r.ok && r.value.status === 'stashed') get().toast({ kind: 'success', title: `${branch} had diverged: your state is on ${remote} as ${r.value.stashBranch}`, body: 'Both states are kept on the hub.' });
+      else if (r.ok) get().toast({ kind: 'success', title: r.value.status === 'up-to-date' ? `${branch} is up to date on ${remote}` : `Pushed ${branch} to ${remote}`, body: r.value.url });
       else get().toast({ kind: 'error', title: `Could not push ${branch}`, error: r.error });
       void get().loadRemoteStatus(true);
       return err(r);
     },
-    async pull(branch) {
+    async pull(branch, opts) {
       const remote = defaultRemote();
       const dot = get().selected;
       if (!remote || !dot) return null;
-      const r = await get().run('pull', `Pulling ${branch} from ${remote}…`, () => api.pull(remote, dot, branch));
+      const r = await get().run('pull', `Pulling ${branch} from ${remote}…`, () => api.pull(remote, dot, branch, opts));
       if (r.ok) {
-        get().toast({ kind: 'success', title: r.value.status === 'up-to-date' ? `${branch} is up to date` : `Pulled ${branch} from ${remote}`, body: r.value.restarted.length ? `Restarted ${r.value.restarted.join(', ')}.` : undefined, undoDot: r.value.status === 'pulled' ? dot : undefined });
+        if (r.value.status === 'stashed') get().toast({ kind: 'success', title: `${branch} now has ${remote}'s state; yours is on ${r.value.stashBranch}`, body: 'Nothing was lost: switch to that branch to find your commits.', undoDot: dot });
+        else get().toast({ kind: 'success', title: r.value.status === 'up-to-date' ? `${branch} is up to date` : `Pulled ${branch} from ${remote}`, body: r.value.restarted.length ? `Restarted ${r.value.restarted.join(', ')}.` : undefined, undoDot: r.value.status === 'pulled' ? dot : undefined });
         await get().refreshAll();
       } else get().toast({ kind: 'error', title: `Could not pull ${branch}`, error: r.error });
       void get().loadRemoteStatus(true);

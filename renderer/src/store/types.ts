@@ -111,8 +111,8 @@ export interface SharingSlice {
   switchRemote(name: string): Promise<UiError | null>;
   /** Asks the hub for ahead/behind (at most every 15 s unless forced or heads moved). */
   loadRemoteStatus(force?: boolean): Promise<void>;
-  push(branch: string): Promise<UiError | null>;
-  pull(branch: string): Promise<UiError | null>;
+  push(branch: string, opts?: { stashOnDivergence?: boolean }): Promise<UiError | null>;
+  pull(branch: string, opts?: { stashOnDivergence?: boolean }): Promise<UiError | null>;
   clone(remote: string, dotPath: string, branch: string, localName: string): Promise<UiError | null>;
   copyLink(ref: string, label: string): Promise<void>;
   previewBundle(file: File): Promise<void>;
