@@ -13,7 +13,7 @@ import { API_METHODS } from '../contract/api';
 test('the Electron main process wires a secure window, every IPC method and the menu (fake Electron)', async () => {
   const home = mkdtempSync(path.join(os.tmpdir(), 'dm-main-'));
   const userData = path.join(home, 'user-data');
-  const rec: Record<string, any> = { handlers: new Map(), windows: [] as any[], sent: [] as any[] };
+  const rec: Record<string, any> = { handlers: new Map(), listeners: new Map(), windows: [] as any[], sent: [] as any[] };
   const app = Object.assign(new EventEmitter(), {
     isPackaged: false,
     setPath: (k: string, v: string) => { rec.setPath = [k, v]; },
@@ -40,7 +40,7 @@ test('the Electron main process wires a secure window, every IPC method and the 
   }
   const electron = {
     app, BrowserWindow,
-    ipcMain: { handle: (ch: string, fn: unknown) => rec.handlers.set(ch, fn), removeHandler: (ch: string) => rec.handlers.delete(ch) },
+    ipcMain: { handle: (ch: string, fn: unknown) => rec.handlers.set(ch, fn), removeHandler: (ch: string) => rec.handlers.delete(ch), on: (ch: string, fn: unknown) => rec.listeners.set(ch, fn), removeAllListeners: (ch: string) => rec.listeners.delete(ch) },
     Menu: { buildFromTemplate: (t: unknown) => { rec.menu = t; return t; }, setApplicationMenu: () => {} },
     Notification: Object.assign(class { show() {} }, { isSupported: () => true }),
     screen: { getAllDisplays: () => [{ workArea: { x: 0, y: 0, width: 1920, height: 1080 } }] },
@@ -84,6 +84,13 @@ test('the Electron main process wires a secure window, every IPC method and the 
     rec.permission(null, 'media', (ok: boolean) => { granted = ok; });
     assert.equal(granted, false);
     assert.equal(rec.permissionCheck(), false);
+    // Native drag of bundles out of the window is wired.
+    assert.equal(typeof rec.listeners.get('dm:drag-bundle'), 'function');
+    // Only clipboard writes ("Copy link") are allowed.
+    rec.permission(null, 'clipboard-sanitized-write', (ok: boolean) => { granted = ok; });
+    assert.equal(granted, true);
+    rec.permission(null, 'clipboard-read', (ok: boolean) => { granted = ok; });
+    assert.equal(granted, false);
     rec.headers({ responseHeaders: {} }, (r: any) => { assert.match(r.responseHeaders['Content-Security-Policy'][0], /default-src 'self'/); });
     const labels = JSON.stringify(rec.menu);
     for (const l of ['Commit…', 'New Branch…', 'CmdOrCtrl+Enter', 'editMenu']) assert.ok(labels.includes(l), `menu has ${l}`);

@@ -6,10 +6,14 @@ export const CSP = [
   "connect-src 'self'", "object-src 'none'", "base-uri 'none'", "form-action 'none'", "frame-ancestors 'none'",
 ].join('; ');
 
-/** Denies every permission request (camera, notifications from the page, geolocation…) and adds the CSP header. */
+/** The one permission the page gets: writing text to the clipboard ("Copy link"). */
+const ALLOWED_PERMISSION = 'clipboard-sanitized-write';
+
+/** Denies every permission request (camera, notifications from the page, geolocation…) but clipboard writes, and adds the CSP header. */
 export function hardenSession(ses: Session): void {
-  ses.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
-  ses.setPermissionCheckHandler(() => false);
+  // Why allow clipboard writes: navigator.clipboard.writeText needs it in Electron; reading stays denied.
+  ses.setPermissionRequestHandler((_wc, permission, callback) => callback(permission === ALLOWED_PERMISSION));
+  ses.setPermissionCheckHandler((_wc, permission) => permission === ALLOWED_PERMISSION);
   ses.webRequest.onHeadersReceived((details, callback) => {
     callback({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CSP] } });
   });
