@@ -67,8 +67,9 @@ test('the preload exposes one function per API method, each invoking dm:<method>
   // The drag helper only sends dot and ref (as strings) to the main process.
   const sent: unknown[][] = [];
   (electron.ipcRenderer as Record<string, unknown>).send = (...a: unknown[]) => sent.push(a);
-  (api.startDragBundle as (d: unknown, r: unknown) => void)('shop', 'master');
-  assert.deepEqual(sent, [['dm:drag-bundle', 'shop', 'master']]);
+  (api.startDragBundle as (d: unknown, r: unknown, p?: unknown) => void)('shop', 'master', 'prepare');
+  (api.startDragBundle as (d: unknown, r: unknown, p?: unknown) => void)('shop', 'master');
+  assert.deepEqual(sent, [['dm:drag-bundle', 'shop', 'master', 'prepare'], ['dm:drag-bundle', 'shop', 'master', 'start']]);
   // Events reach the page without the IPC event object.
   const got: unknown[] = [];
   const off = (api.onEvent as (cb: (e: unknown) => void) => () => void)((e) => got.push(e));

@@ -43,7 +43,7 @@ exposed.onMenu = (cb: (action: string) => void) => {
 
 /** The file-system path of a file dropped on the window (for inspect/import of a bundle). */
 exposed.pathForFile = (file: unknown) => webUtils.getPathForFile(file as File);
-/** Drags a commit or branch out of the window as a bundle file (main exports it, then startDrag). */
-exposed.startDragBundle = (dot: unknown, ref: unknown) => { ipcRenderer.send('dm:drag-bundle', String(dot), String(ref)); };
+/** Drags a commit or branch out of the window as a bundle file ("prepare" exports ahead; "start" begins the OS drag). */
+exposed.startDragBundle = (dot: unknown, ref: unknown, phase?: unknown) => { ipcRenderer.send('dm:drag-bundle', String(dot), String(ref), phase === 'prepare' ? 'prepare' : 'start'); };
 
 contextBridge.exposeInMainWorld('dotdesk', exposed);

@@ -150,9 +150,13 @@ export function onMenu(l: Listener<string>): () => void { menuListeners.add(l); 
 export const bundles = {
   /** Electron: drag a commit or branch out of the window as a .dmbundle file. */
   canDragOut: transport.kind === 'electron' && typeof window.dotdesk?.startDragBundle === 'function',
-  /** Starts the native drag (Electron; the main process exports the bundle first). */
+  /** Exports ahead of a drag (on pointer-down) so the OS drag starts at once. */
+  prepareDrag(dot: string, ref: string): void {
+    (window.dotdesk?.startDragBundle as ((d: string, r: string, p: string) => void) | undefined)?.(dot, ref, 'prepare');
+  },
+  /** Starts the native drag (Electron; the main process exports the bundle first if needed). */
   dragOut(dot: string, ref: string): void {
-    (window.dotdesk?.startDragBundle as ((d: string, r: string) => void) | undefined)?.(dot, ref);
+    (window.dotdesk?.startDragBundle as ((d: string, r: string, p: string) => void) | undefined)?.(dot, ref, 'start');
   },
   /** Web bridge: the URL that downloads a bundle of a commit or branch (null in Electron). */
   downloadUrl(dot: string, ref: string): string | null {

@@ -193,7 +193,7 @@ export function ShareButtons({ refName, label, compact }: { refName: string; lab
       {url && <a className={cls} href={url} download aria-label={`Download bundle of ${label}`} title="Download a .dmbundle file to share by hand"><Icon name="download" size={14} />{!compact && 'Download bundle'}</a>}
       {bundles.canDragOut && (
         <span className={`${cls} drag-out`} draggable role="button" tabIndex={0} aria-label={`Drag ${label} out as a bundle file`} title="Drag onto the desktop or a chat window"
-          onDragStart={(e) => { e.preventDefault(); bundles.dragOut(dot, refName); }}><Icon name="download" size={14} />{!compact && 'Drag out'}</span>
+          onPointerDown={() => bundles.prepareDrag(dot, refName)} onDragStart={(e) => { e.preventDefault(); bundles.dragOut(dot, refName); }}><Icon name="download" size={14} />{!compact && 'Drag out'}</span>
       )}
     </>
   );
