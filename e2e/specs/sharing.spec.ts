@@ -58,6 +58,19 @@ test('remote, push, link, bundle download and import', async ({ app }) => {
     await expect(sh.remoteRow('hub')).toContainText('default');
     await expect(sh.remotesDialog.getByRole('alert')).toHaveCount(0);
     await app.shot('02-remote-added');
+    // A second remote: make it the default, then remove it (the first becomes the default again).
+    await sh.addRemote('backup', `alice@localhost:${hub.port}`, apiKey);
+    await expect(sh.remoteRow('backup')).toBeVisible();
+    await sh.remoteRow('backup').getByRole('button', { name: 'Make default' }).click();
+    await expect(sh.remoteRow('backup')).toContainText('default');
+    await expect(sh.remoteRow('hub').getByRole('button', { name: 'Make default' })).toBeVisible();
+    await sh.remoteRow('hub').getByRole('button', { name: 'Make default' }).click();
+    await expect(sh.remoteRow('hub')).toContainText('default');
+    await sh.remotesDialog.getByRole('button', { name: 'Remove remote backup' }).click();
+    const confirm = sh.remotesDialog.getByRole('group', { name: 'Remove remote backup?' });
+    await app.shot('02b-remove-confirm');
+    await confirm.getByRole('button', { name: 'Remove' }).click();
+    await expect(sh.remoteRow('backup')).toHaveCount(0);
     await sh.remotesDialog.getByRole('button', { name: 'Done' }).click();
 
     // 2. The branch is not on the hub yet: push creates it; then in sync (0 / 0).

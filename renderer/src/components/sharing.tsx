@@ -14,6 +14,7 @@ export function RemotesDialog({ close }: { close: () => void }) {
   const [spec, setSpec] = useState('');
   const [key, setKey] = useState('');
   const [error, setError] = useState<UiError | null>(null);
+  const [confirming, setConfirming] = useState<string | null>(null);
   useEffect(() => { void loadRemotes(); }, [loadRemotes]);
   const specOk = /^[^@\s]+@(https?:\/\/)?(\[[0-9a-fA-F:.]+\]|[^@\s:/[\]]+)(:\d{1,5})?\/?$/.test(spec.trim());
   const can = !busy && !!name.trim() && specOk && !!key;
@@ -32,19 +33,32 @@ export function RemotesDialog({ close }: { close: () => void }) {
         <div className="empty small"><p>No remote yet. Add a hub below: you need a user on it and an API key (<code>dm-hub user add NAME</code> prints one).</p></div>
       ) : (
         <table className="remote-table" aria-label="Configured remotes">
-          <thead><tr><th>Name</th><th>User and hub</th><th>URL</th><th /></tr></thead>
+          <thead><tr><th>Name</th><th>User and hub</th><th>URL</th><th>Dots</th><th /></tr></thead>
           <tbody>
-            {remotes.map((r) => (
+            {remotes.flatMap((r) => [
               <tr key={r.name} aria-label={`Remote ${r.name}`}>
                 <td><strong>{r.name}</strong>{r.current && <span className="pill accent">default</span>}</td>
                 <td><code>{r.user}@{r.host}:{r.port}</code></td>
                 <td className="muted">{r.url}</td>
+                <td className="muted small-text">{Object.entries(r.dots).map(([local, remoteDot]) => <div key={local}>{local} → {remoteDot}</div>)}{Object.keys(r.dots).length === 0 && '—'}</td>
                 <td className="row-actions">
-                  {!r.current && <button type="button" className="btn small" disabled={busy} onClick={() => void act(switchRemote(r.name))}>Make default</button>}
-                  <button type="button" className="icon-btn subtle" aria-label={`Remove remote ${r.name}`} title={`Remove remote ${r.name}`} disabled={busy} onClick={() => void act(removeRemote(r.name))}><Icon name="trash" size={14} /></button>
+                  {!r.current && <button type="button" className="btn small" disabled={busy || confirming === r.name} onClick={() => void act(switchRemote(r.name))}>Make default</button>}
+                  <button type="button" className="icon-btn subtle" aria-label={`Remove remote ${r.name}`} title={`Remove remote ${r.name}`} disabled={busy || confirming === r.name} onClick={() => setConfirming(r.name)}><Icon name="trash" size={14} /></button>
                 </td>
-              </tr>
-            ))}
+              </tr>,
+              confirming === r.name && (
+                <tr key={r.name + '-confirm'} className="confirm-row">
+                  <td colSpan={5}>
+                    <div className="confirm-inline" role="group" aria-label={`Remove remote ${r.name}?`}>
+                      <span>Forget <strong>{r.name}</strong> and its API key? The hub keeps its data; you can add it again later.</span>
+                      <span className="spacer" />
+                      <button type="button" className="btn small" onClick={() => setConfirming(null)}>Keep</button>
+                      <button type="button" className="btn small danger" disabled={busy} onClick={() => { setConfirming(null); void act(removeRemote(r.name)); }}>Remove</button>
+                    </div>
+                  </td>
+                </tr>
+              ),
+            ])}
           </tbody>
         </table>
       )}
