@@ -10,8 +10,9 @@ test('a big commit shows progress and disables the buttons while it runs', async
   const dir = app.dm('dot', 'path', 'media', 'videos');
   // ~400 MB of incompressible data: the commit takes a few seconds.
   const fd = openSync(path.join(dir, 'raw.bin'), 'w');
-  const block = randomBytes(8 << 20);
-  for (let i = 0; i < 50; i++) { block[0] = i; writeSync(fd, block); }
+  // Every block fresh: blocks differing in one byte would deduplicate to a few chunks and the
+  // commit would finish before its progress could be seen.
+  for (let i = 0; i < 50; i++) writeSync(fd, randomBytes(8 << 20));
   closeSync(fd);
   const dot = await ui.openDot('media');
   await dot.commitButton.click();
