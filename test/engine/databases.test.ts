@@ -15,14 +15,24 @@ const pg = (cmd: string, args: string[]) => { const [c, a] = asPg(path.join(PGBI
 
 class Pg {
   constructor(readonly dir: string, readonly sock: string, readonly port: number) {}
-  start() { pg('pg_ctl', ['-D', this.dir, '-w', '-t', '60', '-l', path.join(this.sock, 'log'), '-o', `-k ${this.sock} -p ${this.port} -c listen_addresses='' -c fsync=on`, 'start']); }
+  start() {
+    try { pg('pg_ctl', ['-D', this.dir, '-w', '-t', '60', '-l', path.join(this.sock, 'log'), '-o', `-k ${this.sock} -p ${this.port} -c listen_addresses='' -c fsync=on`, 'start']); }
+    catch (e) { throw new Error(`${(e as Error).message}\nserver log:\n${this.log()}`); }
+  }
   stop(mode = 'fast') { pg('pg_ctl', ['-D', this.dir, '-w', '-m', mode, 'stop']); }
   sql(q: string): string { return pg('psql', ['-h', this.sock, '-p', String(this.port), '-U', 'postgres', '-d', 'postgres', '-At', '-c', q]).trim(); }
-  pids(): number[] {
+  freeze(): number[] {
     const first = Number(readFileSync(path.join(this.dir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-    const kids = spawnSync('pgrep', ['-P', String(first)], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number);
-    return [first, ...kids];
+    process.kill(first, 'SIGSTOP');
+    const frozen = new Set([first]);
+    for (let round = 0; round < 10; round++) {
+      const kids = spawnSync('pgrep', ['-P', String(first)], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number).filter((p) => !frozen.has(p));
+      if (!kids.length) break;
+      for (const k of kids) { try { process.kill(k, 'SIGSTOP'); frozen.add(k); } catch { /* exited */ } }
+    }
+    return [...frozen];
   }
+  log(): string { try { return readFileSync(path.join(this.sock, 'log'), 'utf8').split('\n').slice(-30).join('\n'); } catch { return '(no log)'; } }
 }
 
 const canPg = existsSync(path.join(PGBIN, 'initdb')) && hasCommand('psql');
@@ -70,8 +80,9 @@ test('PostgreSQL 15: committed states restore and start, including a commit take
     const [c, a] = asPg(path.join(PGBIN, 'pgbench'), ['-h', sock, '-p', String(server.port), '-U', 'postgres', '-c', '2', '-T', '4', 'postgres']);
     const load = spawn(c, a, { stdio: 'ignore' });
     await new Promise((r) => setTimeout(r, 1500));
-    const pids = server.pids();
-    for (const p of pids) process.kill(p, 'SIGSTOP');
+    // Freeze like the cgroup freezer docker pause uses: the postmaster first (no new backends),
+    // then its children, listed again until no unfrozen one is left.
+    const pids = server.freeze();
     let thawed = false;
     const thaw = async () => { if (!thawed) { thawed = true; for (const p of pids) { try { process.kill(p, 'SIGCONT'); } catch { /* gone */ } } } };
     let underLoad;
