@@ -19,7 +19,13 @@ class Pg {
     try { pg('pg_ctl', ['-D', this.dir, '-w', '-t', '60', '-l', path.join(this.sock, 'log'), '-o', `-k ${this.sock} -p ${this.port} -c listen_addresses='' -c fsync=on`, 'start']); }
     catch (e) { throw new Error(`${(e as Error).message}\nserver log:\n${this.log()}`); }
   }
-  stop(mode = 'fast') { pg('pg_ctl', ['-D', this.dir, '-w', '-m', mode, 'stop']); }
+  async stop(mode = 'fast') {
+    const pid = Number(readFileSync(path.join(this.dir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    pg('pg_ctl', ['-D', this.dir, '-w', '-m', mode, 'stop']);
+    // Why wait: a copy of a running data dir names this postmaster in its postmaster.pid, and
+    // PostgreSQL refuses to start on it while that pid still exists (seen: exiting/zombie).
+    for (let i = 0; i < 200 && existsSync(`/proc/${pid}`); i++) await new Promise((r) => setTimeout(r, 50));
+  }
   sql(q: string): string { return pg('psql', ['-h', this.sock, '-p', String(this.port), '-U', 'postgres', '-d', 'postgres', '-At', '-c', q]).trim(); }
   freeze(): number[] {
     const first = Number(readFileSync(path.join(this.dir, 'postmaster.pid'), 'utf8').split('\n')[0]);
@@ -54,12 +60,12 @@ test('PostgreSQL 15: committed states restore and start, including a commit take
     server.start();
     pg('pgbench', ['-h', sock, '-p', String(server.port), '-U', 'postgres', '-i', '-s', '2', '-q', 'postgres']);
     server.sql('CREATE TABLE marker(v int); INSERT INTO marker VALUES (1);');
-    server.stop();
+    await server.stop();
     const v1 = await commit(e, 'app', { message: 'v1: 200k accounts, marker 1' });
 
     server.start();
     server.sql('UPDATE marker SET v = 2; CREATE TABLE extra AS SELECT generate_series(1, 1000) AS n;');
-    server.stop();
+    await server.stop();
     assert.equal((await status(e, 'app')).dirty, true);
     const v2 = await commit(e, 'app', { message: 'v2' });
 
@@ -69,7 +75,7 @@ test('PostgreSQL 15: committed states restore and start, including a commit take
     assert.equal(server.sql('SELECT v FROM marker'), '1');
     assert.equal(server.sql('SELECT count(*) FROM pgbench_accounts'), '200000');
     assert.equal(server.sql("SELECT count(*) FROM pg_tables WHERE tablename = 'extra'"), '0');
-    server.stop();
+    await server.stop();
     // Running PostgreSQL changed files (pid file, stats): undo must refuse to drop that silently.
     await assert.rejects(undo(e, 'app'), (err: any) => err.code === 'DIRTY_WORKING_STATE');
     await reset(e, 'app', v2.id, { force: true });
@@ -88,7 +94,7 @@ test('PostgreSQL 15: committed states restore and start, including a commit take
     let underLoad;
     try { underLoad = await commit(e, 'app', { message: 'under load', afterCapture: thaw }); } finally { await thaw(); }
     await new Promise((r) => load.once('exit', r));
-    server.stop('immediate');
+    await server.stop('immediate');
 
     await checkout(e, 'app', 'crash-copy', { create: true, from: underLoad.id });
     const copy = await e.workDir('app', 'users-db');
@@ -100,10 +106,10 @@ test('PostgreSQL 15: committed states restore and start, including a commit take
     assert.equal(acc, br, 'accounts and branches agree as of one instant');
     assert.equal(acc, hist, 'history agrees too');
     assert.equal(server.sql('SELECT v FROM marker'), '2');
-    server.stop();
+    await server.stop();
     server = undefined;
   } finally {
-    if (server) { try { server.stop('immediate'); } catch { /* already down */ } }
+    if (server) { try { await server.stop('immediate'); } catch { /* already down */ } }
     await e.close();
     await fsp.rm(home, { recursive: true, force: true });
     await fsp.rm(sock, { recursive: true, force: true });
