@@ -13,7 +13,9 @@ export default defineConfig({
   expect: { timeout: 10_000 },
   fullyParallel: false,
   workers: 1,
-  retries: 0,
+  // One retry in CI: the tutorial spec drives real containers and a real dm serve and failed
+  // once in five fresh-clone runs with the service connection lost; a retry is reported as flaky.
+  retries: process.env.CI ? 1 : 0,
   reporter: [['list']],
   globalSetup: require.resolve('./global-setup'),
   globalTeardown: require.resolve('./global-teardown'),
