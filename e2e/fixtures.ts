@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { AppPage } from './pages/app-page';
+import { ProcessLog, PageLog } from './logs';
 
 const root = path.resolve(__dirname, '..');
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -45,23 +46,26 @@ export interface AppHandle {
   stopService(): Promise<boolean>;
 }
 
-/** Starts the web bridge in a child process and returns its URL. */
-async function startBridgeProcess(home: string, extraEnv: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
+/** Starts the web bridge in a child process and returns its URL; its output and exit stay in the returned log. */
+async function startBridgeProcess(home: string, extraEnv: Record<string, string>): Promise<{ child: ChildProcess; url: string; log: ProcessLog }> {
   const child = spawn(process.execPath, [path.join(root, 'dist', 'electron', 'bridge', 'cli.js'), '--json', '--no-advertise'], {
-    env: { ...process.env, DM_HOME: home, DM_DOCKER: '0', ...extraEnv, DM_PLUGIN: '0' }, stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, DM_HOME: home, DM_DOCKER: '0', DM_BRIDGE_LOG: '1', ...extraEnv, DM_PLUGIN: '0' }, stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let err = '';
-  child.stderr!.on('data', (d) => { err += d; });
+  const log = new ProcessLog('bridge', child);
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
-    child.stdout!.on('data', (d) => {
+    // Why keep listening after the first line: ProcessLog reads both pipes for the whole test.
+    const onData = (d: Buffer) => {
       out += d;
-      const line = out.split('\n')[0];
-      if (out.includes('\n')) { try { resolve(JSON.parse(line).url); } catch (e) { reject(e); } }
-    });
-    child.on('exit', (code) => reject(new Error(`bridge exited with ${code}: ${err}`)));
+      if (!out.includes('\n')) return;
+      child.stdout!.off('data', onData);
+      try { resolve(JSON.parse(out.split('\n')[0]).url); } catch (e) { reject(e); }
+    };
+    child.stdout!.on('data', onData);
+    // 'close', not 'exit': by then both pipes are drained, so the error shows all the bridge said.
+    child.once('close', (code, signal) => reject(new Error(`bridge exited with ${code ?? signal}:\n${log.text}`)));
   });
-  return { child, url };
+  return { child, url, log };
 }
 
 export const test = base.extend<{ app: AppHandle; appEnv: Record<string, string> }>({
@@ -70,18 +74,23 @@ export const test = base.extend<{ app: AppHandle; appEnv: Record<string, string>
     const home = mkdtempSync(path.join(os.tmpdir(), 'dm-e2e-'));
     const { mode, bin } = pickMode();
     let page: Page;
+    let pageLog: PageLog | undefined;
     let child: ChildProcess | undefined;
+    let bridgeLog: ProcessLog | undefined;
     let electronApp: ElectronApplication | undefined;
     if (mode === 'electron') {
       const userData = path.join(home, '.electron-user-data');
       mkdirSync(userData, { recursive: true });
       electronApp = await _electron.launch({ executablePath: bin, args: [root], env: { ...process.env, DM_HOME: home, DM_DOCKER: '0', DM_USER_DATA: userData, ...appEnv, DM_PLUGIN: '0' } as Record<string, string> });
       page = await electronApp.firstWindow();
+      pageLog = new PageLog(page);
       await page.setViewportSize({ width: 1440, height: 900 }).catch(() => {});
     } else {
       const started = await startBridgeProcess(home, appEnv);
       child = started.child;
+      bridgeLog = started.log;
       page = await browser.newPage();
+      pageLog = new PageLog(page);
       await page.goto(started.url);
     }
     const dmResult = (...args: string[]): DmResult => {
@@ -105,6 +114,7 @@ export const test = base.extend<{ app: AppHandle; appEnv: Record<string, string>
       stopService: async () => {
         if (!child || child.exitCode !== null) return false;
         const exited = new Promise((r) => child!.once('exit', r));
+        bridgeLog?.note('stopService: sending SIGTERM');
         child.kill('SIGTERM');
         await exited;
         return true;
@@ -117,7 +127,15 @@ export const test = base.extend<{ app: AppHandle; appEnv: Record<string, string>
     await use(handle);
     if (electronApp) await electronApp.close().catch(() => {});
     else await page.close().catch(() => {});
-    child?.kill('SIGTERM');
+    if (child && child.exitCode === null && child.signalCode === null) {
+      bridgeLog?.note('test over: sending SIGTERM');
+      const exited = new Promise((r) => child!.once('exit', r));
+      child.kill('SIGTERM');
+      // Why wait: the log then ends with how the bridge exited, and the next test starts clean.
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+    }
+    await bridgeLog?.save(testInfo, 'bridge.log');
+    await pageLog?.save(testInfo, 'page.log');
     rmSync(home, { recursive: true, force: true });
   },
 });

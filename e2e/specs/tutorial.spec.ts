@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { AppPage } from '../pages/app-page';
 import { SHOTS } from '../fixtures';
+import { ProcessLog, PageLog } from '../logs';
 
 // The tutorial through the UI with a real dockerd: `dm serve --ui` (volume driver + web bridge in
 // one process), the moby-counter demo under docker-compose, then commit, branch, change the app's
@@ -49,14 +50,14 @@ function freePort(): Promise<number> {
 
 interface AppState { clicks: unknown[]; users: { id: number; name: string }[] }
 
-test('the tutorial through the UI: commit, branch, change, switch back and forth', async ({ page, context }) => {
+test('the tutorial through the UI: commit, branch, change, switch back and forth', async ({ page, context }, testInfo) => {
   test.setTimeout(420_000);
   const reason = await skipReason();
   if (reason) process.stdout.write(`e2e: tutorial spec skipped: ${reason}\n`);
   test.skip(!!reason, reason ?? '');
 
   const home = mkdtempSync(path.join(os.tmpdir(), 'dm-e2e-tutorial-'));
-  const env: NodeJS.ProcessEnv = { ...process.env, DM_HOME: home };
+  const env: NodeJS.ProcessEnv = { ...process.env, DM_HOME: home, DM_BRIDGE_LOG: '1' };
   delete env.DM_PLUGIN_SOCKET;
   const project = 'dmui' + randomBytes(3).toString('hex');
   const dot = `${project}_app`;
@@ -73,14 +74,15 @@ test('the tutorial through the UI: commit, branch, change, switch back and forth
   const shot = (name: string) => page.screenshot({ path: path.join(SHOTS, `tutorial-${name}.png`) });
 
   let serve: ChildProcess | undefined;
+  let serveLog: ProcessLog | undefined;
+  const pageLog = new PageLog(page);
+  let passed = false;
   try {
     // The driver and the UI first; they stay up until `down -v` is done.
-    serve = spawn(process.execPath, [path.join(ROOT, 'bin', 'dm'), 'serve', '--ui'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    serve.stdout!.on('data', (d) => { out += d; });
-    serve.stderr!.on('data', (d) => { out += d; });
-    await expect.poll(() => /UI and API at (\S+)/.exec(out)?.[1], { timeout: 20_000, message: `dm serve --ui prints the URL:\n${out}` }).toBeTruthy();
-    const uiUrl = /UI and API at (\S+)/.exec(out)![1];
+    // -v: every volume-driver request is logged (kept in dm-serve.log, attached when the test fails).
+    serve = spawn(process.execPath, [path.join(ROOT, 'bin', 'dm'), 'serve', '--ui', '-v'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    serveLog = new ProcessLog('dm serve', serve);
+    const uiUrl = (await serveLog.waitFor(/UI and API at (\S+)/, 20_000))[1];
     compose('down', '-v', '--timeout', '5');
     await page.goto(uiUrl);
     const ui = new AppPage(page);
@@ -143,12 +145,17 @@ test('the tutorial through the UI: commit, branch, change, switch back and forth
     await expect(d.currentBranch('many-users')).toBeVisible({ timeout: 120_000 });
     await expect.poll(async () => (await appState())?.users.map((u) => u.name), { timeout: 90_000 }).toEqual(['ada', 'grace', 'linus']);
     await shot('07-ui-back-on-many-users');
+    passed = true;
   } finally {
     try { compose('down', '-v', '--timeout', '5'); } catch (e) { process.stderr.write(`docker-compose down -v failed: ${(e as Error).message}\n`); }
-    if (serve && serve.exitCode === null) {
+    if (serve && serve.exitCode === null && serve.signalCode === null) {
+      serveLog?.note('test over: sending SIGTERM');
+      const exited = new Promise((r) => serve!.once('exit', r));
       serve.kill('SIGTERM');
-      await new Promise((r) => serve!.once('exit', r));
+      await exited;
     }
+    await serveLog?.save(testInfo, 'dm-serve.log', !passed);
+    await pageLog.save(testInfo, 'page.log', !passed);
     rmSync(home, { recursive: true, force: true });
   }
 });

@@ -158,3 +158,24 @@ test('the Node client implements the contract over the bridge (the CLI or Electr
   const bad = new BridgeClient(origin, 'nope') as BridgeClient & DotdeskApi;
   await assert.rejects(bad.listDots(), (e: unknown) => e instanceof DmError && e.code === 'AUTH_FAILED');
 });
+
+test('a call sent again with the same call id runs once: the retry gets the first attempt\'s answer', async () => {
+  // Why: a browser drops requests when the host's network changes (Docker starting a container)
+  // and the page sends them again; a commit must not run twice when the first attempt got through.
+  const once = (m: string, args: unknown[], id: string) => request('POST', `/api/${m}`, { body: JSON.stringify({ args }), headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', 'X-Dotdesk-Call': id } });
+  const first = await once('createDot', ['retried'], 'call-create-1');
+  assert.equal(first.json.ok, true);
+  const again = await once('createDot', ['retried'], 'call-create-1');
+  assert.deepEqual(again.json, first.json, 'the retry is answered from the first attempt, not DOT_EXISTS');
+  const other = await once('createDot', ['retried'], 'call-create-2');
+  assert.equal(other.json.error?.code, 'DOT_EXISTS', 'another id is another call');
+  // Attempts that overlap (the first still running) share one run: one commit, one answer.
+  const [a, b] = await Promise.all([once('commit', ['retried', { message: 'once' }], 'call-commit-1'), once('commit', ['retried', { message: 'once' }], 'call-commit-1')]);
+  assert.equal(a.json.ok, true, JSON.stringify(a.json));
+  assert.deepEqual(b.json, a.json);
+  const log = await call('log', ['retried']);
+  assert.deepEqual(log.json.result.map((c: { message: string }) => c.message), ['once']);
+  // Junk ids are ignored (the call runs as if none was given).
+  const junk = await once('listDots', [], 'bad id!');
+  assert.equal(junk.json.ok, true);
+});

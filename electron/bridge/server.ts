@@ -8,7 +8,7 @@ import type { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { DotdeskApi, DotdeskEvent } from '../contract/api';
 import type { ErrorInfo } from '../contract/errors';
-import { dispatch, isApiMethod, objectReloader, throttleProgress } from './dispatch';
+import { dispatch, isApiMethod, objectReloader, throttleProgress, type Envelope } from './dispatch';
 import { acceptUpgrade, WebSocketConn } from './websocket';
 import { watchStore, StoreWatcher } from './watch';
 
@@ -20,6 +20,17 @@ export const MAX_UPLOAD = Number(process.env.DM_MAX_UPLOAD) > 0 ? Number(process
 
 /** What the bridge serves: the contract, plus (optionally) the service's event emitter and store home. */
 export type BridgeTarget = DotdeskApi & { events?: EventEmitter; engine?: { home: string } };
+
+/**
+ * Header naming one API call across its attempts. Why: a browser may fail a request whose
+ * answer it never saw (net::ERR_NETWORK_CHANGED when Docker adds or removes a network interface,
+ * a dropped connection) and the page then sends it again; with the same id the bridge answers
+ * the retry from the first attempt, so a commit or checkout never runs twice.
+ */
+export const CALL_ID_HEADER = 'x-dotdesk-call';
+
+/** How long the bridge remembers an answered call id (a page retries within seconds; a running call is never forgotten). */
+export const CALL_ID_TTL_MS = 60_000;
 
 /** Options of startBridge. */
 export interface BridgeOptions {
@@ -35,6 +46,8 @@ export interface BridgeOptions {
   watchHome?: string | false;
   /** Largest accepted bundle upload in bytes (default MAX_UPLOAD). */
   maxUpload?: number;
+  /** Logs every API request and WebSocket open/close (default: stderr when DM_BRIDGE_LOG=1, else nothing). */
+  log?: (line: string) => void;
   /** Writes `<home>/bridge.json` (url, token, pid; mode 0600) so the CLI and the app can attach. */
   advertise?: boolean;
 }
@@ -84,6 +97,7 @@ export async function startBridge(service: BridgeTarget, opts: BridgeOptions = {
   const sockets = new Set<WebSocketConn>();
   const reloadObjects = objectReloader(service);
   let port = 0;
+  const log = opts.log ?? (process.env.DM_BRIDGE_LOG === '1' ? (l: string) => process.stderr.write(`${new Date().toISOString()} bridge ${l}\n`) : undefined);
 
   const broadcast = (e: DotdeskEvent) => {
     const msg = JSON.stringify(e);
@@ -91,6 +105,24 @@ export async function startBridge(service: BridgeTarget, opts: BridgeOptions = {
   };
   const onEvent = throttleProgress(broadcast);
   service.events?.on('event', onEvent);
+
+  // Calls by id (CALL_ID_HEADER): running ones, and answered ones for CALL_ID_TTL_MS.
+  const calls = new Map<string, { answer: Promise<Envelope>; doneAt?: number }>();
+  const forgetOldCalls = () => {
+    const now = Date.now();
+    for (const [id, c] of calls) if (c.doneAt !== undefined && now - c.doneAt > CALL_ID_TTL_MS) calls.delete(id);
+  };
+  const callOnce = (id: string | undefined, method: string, run: () => Promise<Envelope>): Promise<Envelope> => {
+    if (!id) return run();
+    const key = `${method} ${id}`;
+    const known = calls.get(key);
+    if (known) { log?.(`${method}: call ${id.slice(0, 8)} seen before; answering from the first attempt`); return known.answer; }
+    forgetOldCalls();
+    const entry: { answer: Promise<Envelope>; doneAt?: number } = { answer: run() };
+    entry.answer.finally(() => { entry.doneAt = Date.now(); }).catch(() => {});
+    calls.set(key, entry);
+    return entry.answer;
+  };
 
   const tokenOk = (given: string | null | undefined): boolean => {
     if (!given) return false;
@@ -246,13 +278,22 @@ export async function startBridge(service: BridgeTarget, opts: BridgeOptions = {
       sendError(res, 400, { code: 'INVALID_ARGUMENT', message: `The request body is not valid JSON: ${(e as Error).message}`, hint: 'Send {"args":[...]}.' }); return;
     }
     if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) { sendError(res, 400, { code: 'INVALID_ARGUMENT', message: 'The request body must be a JSON object.', hint: 'Send {"args":[...]}.' }); return; }
-    const env = await dispatch(service, method, (parsed as { args?: unknown }).args, broadcast, { reloadObjects });
+    const id = req.headers[CALL_ID_HEADER];
+    const callId = typeof id === 'string' && /^[A-Za-z0-9_-]{8,128}$/.test(id) ? id : undefined;
+    const env = await callOnce(callId, method, () => dispatch(service, method, (parsed as { args?: unknown }).args, broadcast, { reloadObjects }));
     if (env.ok) sendJson(res, 200, env);
     else sendJson(res, STATUS_OF[env.error.code] ?? (env.error.code === 'INVALID_NAME' ? 400 : env.error.code === 'INTERNAL' ? 500 : 422), env);
   };
 
   const server = http.createServer((req, res) => {
     const u = new URL(req.url ?? '/', 'http://x');
+    if (log && u.pathname.startsWith('/api/')) {
+      const t = Date.now();
+      const what = `${req.method} ${u.pathname} (port ${req.socket.remotePort})`;
+      log(`${what} started`);
+      res.on('finish', () => log(`${what} ${res.statusCode} in ${Date.now() - t} ms`));
+      res.on('close', () => { if (!res.writableFinished) log(`${what} CLOSED before the answer was sent, after ${Date.now() - t} ms`); });
+    }
     if (!hostOk(req)) { sendError(res, 421, { code: 'FORBIDDEN', message: 'Unexpected Host header.', hint: `Use http://127.0.0.1:${port}/.` }); return; }
     const p = u.pathname === '/api' || u.pathname.startsWith('/api/') ? handleApi(req, res, u) : serveStatic(req, res, u);
     p.catch((e) => { if (!res.headersSent) sendError(res, 500, { code: 'INTERNAL', message: String((e as Error)?.message ?? e) }); else res.destroy(); });
@@ -266,7 +307,9 @@ export async function startBridge(service: BridgeTarget, opts: BridgeOptions = {
     const ws = acceptUpgrade(req, socket, head);
     if (!ws) return;
     sockets.add(ws);
-    ws.on('close', () => sockets.delete(ws));
+    const peer = req.socket.remotePort;
+    log?.(`websocket opened (port ${peer}); ${sockets.size} open`);
+    ws.on('close', () => { sockets.delete(ws); log?.(`websocket closed (port ${peer}); ${sockets.size} open`); });
     ws.send(JSON.stringify({ type: 'changed', reason: 'connected' } satisfies DotdeskEvent));
   });
 

@@ -71,20 +71,50 @@ function takeToken(): string {
   return sessionStorage.getItem('dotdesk-token') ?? '';
 }
 
+/**
+ * Waits before each retry of a call whose request never got an answer (about 4 s in all).
+ * Why retry at all: the browser fails requests that are connecting while the host's network
+ * changes (net::ERR_NETWORK_CHANGED), and Docker changes it whenever a container starts or
+ * stops (veth pairs, bridge addresses). Such a request never reached Dotdesk.
+ */
+const RETRY_DELAYS_MS = [100, 250, 500, 1000, 2000];
+
+/** A random id for one call, sent with each of its attempts (see CALL_ID_HEADER in electron/bridge/server.ts). */
+function newCallId(): string {
+  const b = new Uint8Array(16);
+  crypto.getRandomValues(b);
+  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+}
+
 function bridgeTransport(): Transport {
   const token = takeToken();
   let conn: (c: Connection) => void = () => {};
+  let wsOpen = false;
+  // True after a call gave up; the next answered call says "online" again (the WebSocket may never have dropped).
+  let callsLost = false;
   return {
     kind: 'bridge',
     async call(method, args) {
       while (args.length && args[args.length - 1] === undefined) args = args.slice(0, -1);
-      let res: Response;
-      try {
-        res = await fetch(`./api/${method}`, { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` }, body: JSON.stringify({ args }) });
-      } catch {
-        conn('offline');
-        throw new ApiError({ code: 'REMOTE_UNREACHABLE', message: 'Dotdesk is not answering.', hint: 'Is "dm serve" (or npm start) still running? Start it again, then retry.' });
+      // Why one id for all attempts: when a request did reach the bridge and only its answer was
+      // lost, the bridge answers the retry from the first attempt instead of running it twice.
+      const init: RequestInit = { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}`, 'X-Dotdesk-Call': newCallId() }, body: JSON.stringify({ args }) };
+      let res: Response | undefined;
+      for (let attempt = 0; !res; attempt++) {
+        try {
+          res = await fetch(`./api/${method}`, init);
+        } catch (e) {
+          if (attempt >= RETRY_DELAYS_MS.length) {
+            console.warn(`dotdesk: ${method} got no answer after ${attempt + 1} attempts (${String(e)}); the service looks unreachable`);
+            callsLost = true;
+            conn('offline');
+            throw new ApiError({ code: 'REMOTE_UNREACHABLE', message: 'Dotdesk is not answering.', hint: 'Is "dm serve" (or npm start) still running? Start it again, then retry.' });
+          }
+          console.warn(`dotdesk: ${method} got no answer (${String(e)}); retrying in ${RETRY_DELAYS_MS[attempt]} ms`);
+          await new Promise((r) => setTimeout(r, RETRY_DELAYS_MS[attempt]));
+        }
       }
+      if (callsLost && wsOpen && res.status !== 401) { callsLost = false; conn('online'); }
       // Only the bridge's own refusal (not a hub's wrong API key) means this page lost its token.
       if (res.status === 401 && /dotdesk-bridge/.test(res.headers.get('WWW-Authenticate') ?? '')) conn('unauthorized');
       let env: Envelope;
@@ -100,9 +130,11 @@ function bridgeTransport(): Transport {
         onConn('connecting');
         const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
         const ws = new WebSocket(`${proto}//${location.host}/api/events?token=${encodeURIComponent(token)}`);
-        ws.onopen = () => { delay = 500; onConn('online'); };
+        ws.onopen = () => { delay = 500; wsOpen = true; callsLost = false; onConn('online'); };
         ws.onmessage = (m) => { try { onEvent(JSON.parse(String(m.data)) as DotdeskEvent); } catch { /* ignore junk */ } };
         ws.onclose = () => {
+          if (wsOpen) console.warn('dotdesk: the event stream closed; reconnecting');
+          wsOpen = false;
           onConn(token ? 'offline' : 'unauthorized');
           setTimeout(open, delay);
           delay = Math.min(delay * 2, 5000);
