@@ -56,7 +56,7 @@ export async function commit(engine: Engine, dot: string, opts: CommitOptions): 
       for (const sub of subdots) {
         opts.onProgress?.({ op: 'commit', phase: 'reading', subdot: sub, doneBytes: done });
         const r = await snapshotDir(path.join(root, sub), {
-          chunkSize: engine.chunkSize, store: engine.objects, cache: caches[sub], racyAfterNs,
+          chunkSize: engine.chunkSize, store: engine.objects, cache: caches[sub], racyAfterNs, level: engine.fmt.level,
           onBytes: (n) => { done += n; opts.onProgress?.({ op: 'commit', phase: 'reading', subdot: sub, doneBytes: done }); },
         });
         roots[sub] = r.root;
@@ -66,7 +66,9 @@ export async function commit(engine: Engine, dot: string, opts: CommitOptions): 
       await opts.afterCapture?.();
     }
     opts.onProgress?.({ op: 'commit', phase: 'writing', doneBytes: done });
-    await engine.objects.flush();
+    // One flush for chunks, trees and the commit: a pack becomes visible whole (renamed after
+    // fsync), and packs closed earlier for size are renamed before the last one, so the commit
+    // is never visible before what it references.
     const parentDepth = head ? (((await engine.readCommit(head)) as any).depth ?? 1) : 0;
     const c: Commit & { depth: number } = {
       v: 1, parents: head ? [head] : [], subdots: roots, message: opts.message, author: opts.author ?? defaultAuthor(),

@@ -1,21 +1,34 @@
-import { compress as zstdCompress, decompress as zstdDecompress } from '@mongodb-js/zstd';
+import { Compressor, Decompressor } from 'zstd-napi';
 
 /** Codec of a stored object: 0 = stored as is (incompressible), 1 = zstd. */
 export type Codec = 0 | 1;
 
-/** Compresses on libuv's thread pool (both cores work); keeps the raw bytes when zstd does not help. */
-export async function encode(data: Uint8Array, level: number): Promise<{ codec: Codec; bytes: Buffer }> {
+const compressors = new Map<number, Compressor>();
+let decompressor: Decompressor | undefined;
+
+/**
+ * Compresses on the calling thread; keeps the raw bytes when zstd does not help.
+ * Bulk chunk data goes through the worker pool (chunk-pool.ts), which applies the same rule.
+ */
+export function encodeSync(data: Uint8Array, level: number): { codec: Codec; bytes: Buffer } {
   const buf = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   if (buf.length < 64) return { codec: 0, bytes: buf };
-  const z = await zstdCompress(buf, level);
+  let c = compressors.get(level);
+  if (!c) { c = new Compressor(); c.setParameters({ compressionLevel: level }); compressors.set(level, c); }
+  const z = c.compress(buf);
   // Why: incompressible data (JPEG uploads) would grow; storing it raw also makes reads cheaper.
   if (z.length >= buf.length - buf.length / 32) return { codec: 0, bytes: buf };
   return { codec: 1, bytes: z };
 }
 
+/** encodeSync() behind a promise (kept for callers that await). */
+export async function encode(data: Uint8Array, level: number): Promise<{ codec: Codec; bytes: Buffer }> {
+  return encodeSync(data, level);
+}
+
 /** Reverses encode(). */
 export async function decode(codec: number, bytes: Buffer): Promise<Buffer> {
   if (codec === 0) return bytes;
-  if (codec === 1) return zstdDecompress(bytes);
+  if (codec === 1) return (decompressor ??= new Decompressor()).decompress(bytes);
   throw new Error(`unknown codec ${codec}`);
 }

@@ -343,3 +343,28 @@ test('the store lock is re-entrant only within one call chain: concurrent calls 
     assert.deepEqual(order, ['nested', 'a-done', 'b']);
   } finally { await done(); }
 });
+
+test('identical chunks read at the same time by the worker pool are stored once, and big and small files come back byte for byte', async () => {
+  const { e, done } = await fresh();
+  try {
+    await e.createDot('app');
+    const dir = await e.workDir('app', 'uploads', { create: true });
+    const shared = randomBytes(e.chunkSize * 3);
+    // 40 small files with the same 3 chunks (read with the synchronous small-file path, many at once),
+    // plus one 9 MiB file (several 4 MiB blocks) ending in the same chunks and a partial chunk.
+    for (let i = 0; i < 40; i++) await write(path.join(dir, `same/${i}.bin`), shared);
+    const unique = randomBytes(9 * 1024 * 1024);
+    const big = Buffer.concat([unique, shared, Buffer.from('tail')]);
+    await write(path.join(dir, 'big.bin'), big);
+    await commit(e, 'app', { message: 'dedup' });
+    const stats = (e.objects as any).stats as { newObjects: number; newRawBytes: number };
+    const expectedChunks = 3 + unique.length / e.chunkSize + 1;
+    // Every distinct chunk exactly once, plus 2 trees (root, same/) and the commit.
+    assert.equal(stats.newObjects, expectedChunks + 3, `stored ${stats.newObjects} objects for ${expectedChunks} distinct chunks`);
+    await checkout(e, 'app', 'copy', { create: true });
+    const copy = await e.workDir('app', 'uploads');
+    assert.deepEqual(await fsp.readFile(path.join(copy, 'big.bin')), big);
+    assert.deepEqual(await fsp.readFile(path.join(copy, 'same/39.bin')), shared);
+    assert.equal((await verify(e)).ok, true);
+  } finally { await done(); }
+});

@@ -3,6 +3,7 @@ import * as assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { objectStoreSuite } from './object-store.suite';
 import { MemoryStore } from './memory-store';
 import { PackStore } from './pack-store';
@@ -69,5 +70,29 @@ test('PackStore: objects written by another process are found without reopening'
     const id = await writer.put('chunk', Buffer.from('written elsewhere'));
     await writer.flush();
     assert.equal((await reader.get(id)).toString(), 'written elsewhere');
+  } finally { await fsp.rm(dir, { recursive: true, force: true }); }
+});
+
+test('PackStore.getPieces: a run of chunks comes back whole from the worker pool; a flipped byte names the damaged chunk', async () => {
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'dm-pack-'));
+  try {
+    const s = await PackStore.open(dir, { level: 3 });
+    const datas = Array.from({ length: 6 }, (_, i) => Buffer.from(`chunk ${i} `.repeat(3000 + i)));
+    datas.push(randomBytes(20000)); // incompressible: stored raw
+    const ids: string[] = [];
+    for (const d of datas) ids.push(await s.put('chunk', d));
+    await s.flush();
+    const pieces = await s.getPieces(ids);
+    assert.deepEqual(Buffer.concat(pieces.sort((a, b) => a.at - b.at).map((p) => p.data)), Buffer.concat(datas));
+    await s.close();
+    const pack = path.join(dir, (await fsp.readdir(dir)).find((f) => f.endsWith('.pack'))!);
+    const again = await PackStore.open(dir, { level: 3 });
+    const loc = again.locate(ids[3])!;
+    const buf = await fsp.readFile(pack);
+    buf[loc.offset + 3] ^= 0x10;
+    await fsp.chmod(pack, 0o644);
+    await fsp.writeFile(pack, buf);
+    await assert.rejects(again.getPieces(ids), (e: any) => e.code === 'STORE_CORRUPT' && e.message.includes(ids[3].slice(0, 12)));
+    await again.close();
   } finally { await fsp.rm(dir, { recursive: true, force: true }); }
 });

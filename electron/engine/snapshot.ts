@@ -1,7 +1,10 @@
+import * as fs from 'node:fs';
 import { promises as fsp, BigIntStats } from 'node:fs';
 import * as path from 'node:path';
 import { DmError } from '../contract/errors';
 import { ObjectStore, objectId } from './objects';
+import { chunkPool, BLOCK_SIZE } from './chunk-pool';
+import { decode } from './compress';
 import { Tree, TreeEntry, SubdotRoot, encodeTree } from './model';
 
 /** What we knew about a file when we last read it: if its stat is unchanged, its chunks are too. */
@@ -23,6 +26,8 @@ export interface SnapshotOptions {
   /** Files modified at or after this time (ns) are not cached: they could change again within the same clock tick. */
   racyAfterNs?: bigint;
   onBytes?: (n: number, file: string) => void;
+  /** zstd level of new chunks (the store's, from store.json). */
+  level?: number;
 }
 
 /** The result of reading one subdot directory. */
@@ -38,8 +43,24 @@ export interface SnapshotResult {
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
-/** How many chunk writes may be in flight at once (bounds memory: chunks are small). */
-const MAX_INFLIGHT = 64;
+/** Files up to this size are read with synchronous calls (see readSmallFile). */
+const SMALL_FILE = 256 * 1024;
+/** Files read at once (their blocks are hashed and compressed by the worker pool meanwhile). */
+const FILES_AT_ONCE = 8;
+
+/** A counting semaphore. */
+class Limiter {
+  private waiting: (() => void)[] = [];
+  constructor(private free: number) {}
+  acquire(): Promise<void> {
+    if (this.free > 0) { this.free--; return Promise.resolve(); }
+    return new Promise((r) => this.waiting.push(r));
+  }
+  release(): void {
+    const next = this.waiting.shift();
+    if (next) next(); else this.free++;
+  }
+}
 
 /** Converts lstat results to our metadata fields. */
 export function metaOf(st: BigIntStats): { mode: number; uid: number; gid: number; mtime: string } {
@@ -74,40 +95,123 @@ export async function snapshotDir(rootDir: string, opts: SnapshotOptions): Promi
   const trees = new Map<string, Buffer>();
   const inodes = new Map<string, string>();
   const skipped: string[] = [];
-  const inflight: Promise<unknown>[] = [];
-  let readFiles = 0, readBytes = 0, files = 0, bytes = 0;
+  let readFiles = 0, readBytes = 0, files_ = 0, bytes = 0;
 
-  const putChunk = async (data: Buffer): Promise<string> => {
-    const id = objectId('chunk', data);
-    if (store && !store.has(id)) {
-      inflight.push(store.put('chunk', data, id));
-      if (inflight.length >= MAX_INFLIGHT) await Promise.all(inflight.splice(0, inflight.length / 2));
+  const pool = chunkPool();
+  const level = opts.level ?? 3;
+  const block = Math.max(chunkSize, Math.floor(BLOCK_SIZE / chunkSize) * chunkSize);
+  /** Chunks chosen for storing whose compression is under way (a duplicate elsewhere waits for none). */
+  const pending = new Set<string>();
+  const tasks: Promise<unknown>[] = [];
+  const files = new Limiter(FILES_AT_ONCE);
+
+  /** Hashes a block in a worker, then has the chunks the store lacks compressed and stored. */
+  const processBlock = async (ab: ArrayBuffer, len: number, reserved: number): Promise<string[]> => {
+    try {
+      const { job, ids } = await pool.hash(ab, len, chunkSize);
+      const which: number[] = [];
+      if (store) for (let i = 0; i < ids.length; i++) if (!pending.has(ids[i]) && !store.has(ids[i])) { pending.add(ids[i]); which.push(i); }
+      const encoded = await pool.compress(job, which, level);
+      if (!store || encoded.length === 0) return ids;
+      const objs = encoded.map((c) => ({ id: ids[c.index], type: 'chunk' as const, codec: c.codec, size: Math.min(chunkSize, len - c.index * chunkSize), bytes: c.bytes }));
+      const stored = store.putTrustedMany ? store.putTrustedMany(objs) : Promise.all(objs.map(async (o) => store.put('chunk', await decode(o.codec, o.bytes), o.id)));
+      for (const o of objs) pending.delete(o.id);
+      // Why wait: the block's reservation also bounds compressed bytes queued for the pack file.
+      await stored;
+      return ids;
+    } finally {
+      pool.release(reserved);
     }
-    return id;
   };
 
-  const readFile = async (abs: string, rel: string, size: number): Promise<string[]> => {
-    const chunks: string[] = [];
-    const fh = await fsp.open(abs, 'r');
+  /**
+   * Reads a file in blocks and hands each to the pool without waiting for it: the returned
+   * promise gives the chunk ids once every block is done. Records what was actually read:
+   * a file that shrinks or grows meanwhile keeps chunk boundaries at fixed offsets.
+   */
+  const readFile = async (abs: string, rel: string, size: number): Promise<{ parts: Promise<string[]>[]; read: number }> => {
+    const parts: Promise<string[]>[] = [];
+    await files.acquire();
+    let pos = 0;
     try {
-      const block = Math.max(chunkSize, Math.floor((1024 * 1024) / chunkSize) * chunkSize);
-      let pos = 0;
-      for (;;) {
-        // Why a new buffer per block: chunks are handed to async compression and must not be overwritten.
-        const buf = Buffer.allocUnsafe(block);
-        const { bytesRead } = await fh.read(buf, 0, block, pos);
-        if (bytesRead === 0) break;
-        for (let o = 0; o < bytesRead; o += chunkSize) chunks.push(await putChunk(buf.subarray(o, Math.min(o + chunkSize, bytesRead))));
-        pos += bytesRead;
-        opts.onBytes?.(bytesRead, rel);
-        if (bytesRead < block && pos >= size) break;
+      const fh = await fsp.open(abs, 'r');
+      try {
+        for (;;) {
+          const want = Math.min(block, Math.max(chunkSize, Math.ceil((size - pos) / chunkSize) * chunkSize));
+          await pool.reserve(want);
+          const ab = pool.buffer(want);
+          let bytesRead: number;
+          try { ({ bytesRead } = await fh.read(new Uint8Array(ab), 0, want, pos)); } catch (e) { pool.release(want); throw e; }
+          if (bytesRead === 0) { pool.release(want); break; }
+          const part = processBlock(ab, bytesRead, want);
+          part.catch(() => {});
+          parts.push(part);
+          pos += bytesRead;
+          opts.onBytes?.(bytesRead, rel);
+          // Why stop at a short read: the next block must start at a chunk boundary.
+          if (bytesRead < want) break;
+        }
+      } finally {
+        await fh.close();
       }
-      readBytes += pos;
     } finally {
-      await fh.close();
+      files.release();
+    }
+    readBytes += pos;
+    readFiles++;
+    return { parts, read: pos };
+  };
+
+  /** Reads a changed file and builds its entry (cached when it did not change while read). */
+  /**
+   * Reads a small file with synchronous calls: from the page cache that takes microseconds,
+   * while each promise-based call costs the main thread far more (2,000 uploads: 0.4 s).
+   * The stat after reading comes from the open descriptor.
+   */
+  const readSmallFile = async (abs: string, rel: string, size: number): Promise<{ parts: Promise<string[]>[]; read: number; after: BigIntStats }> => {
+    const want = Math.max(chunkSize, Math.ceil(size / chunkSize) * chunkSize);
+    // Why reserve first: a folder of a million small files must not be read into memory at once.
+    await pool.reserve(want);
+    let read = 0;
+    let after: BigIntStats;
+    const ab = pool.buffer(want);
+    try {
+      const fd = fs.openSync(abs, 'r');
+      try {
+        read = fs.readSync(fd, new Uint8Array(ab, 0, want), 0, want, 0);
+        after = fs.fstatSync(fd, { bigint: true });
+      } finally {
+        fs.closeSync(fd);
+      }
+    } catch (e) {
+      pool.release(want);
+      throw e;
     }
     readFiles++;
-    return chunks;
+    readBytes += read;
+    opts.onBytes?.(read, rel);
+    if (read === 0) { pool.release(want); return { parts: [], read, after }; }
+    const part = processBlock(ab, read, want);
+    part.catch(() => {});
+    return { parts: [part], read, after };
+  };
+
+  const fileEntry = async (abs: string, rel: string, name: string, st: BigIntStats): Promise<TreeEntry> => {
+    const meta = metaOf(st);
+    let parts: Promise<string[]>[], read: number, after: BigIntStats;
+    if (Number(st.size) <= SMALL_FILE) ({ parts, read, after } = await readSmallFile(abs, rel, Number(st.size)));
+    else {
+      ({ parts, read } = await readFile(abs, rel, Number(st.size)));
+      after = await fsp.lstat(abs, { bigint: true });
+    }
+    const chunks = (await Promise.all(parts)).flat();
+    const key = { size: read, ...meta, ctime: st.ctimeNs.toString(), ino: st.ino.toString(), chunks };
+    // Why: a file that changed while we read it may be torn; record it but never trust the cache for it.
+    const racy = opts.racyAfterNs !== undefined && st.mtimeNs >= opts.racyAfterNs;
+    if (!racy && read === Number(st.size) && cacheHit(key, after)) cache.set(rel, key);
+    files_++;
+    bytes += read;
+    return { name, type: 'file', ...meta, size: read, chunks };
   };
 
   const putTree = async (t: Tree): Promise<string> => {
@@ -119,7 +223,7 @@ export async function snapshotDir(rootDir: string, opts: SnapshotOptions): Promi
   };
 
   const walk = async (absDir: string, relDir: string): Promise<string> => {
-    const entries: TreeEntry[] = [];
+    const entries: (TreeEntry | Promise<TreeEntry>)[] = [];
     for (const name of await sortedNames(absDir)) {
       const abs = path.join(absDir, name);
       const rel = relDir ? relDir + '/' + name : name;
@@ -139,19 +243,18 @@ export async function snapshotDir(rootDir: string, opts: SnapshotOptions): Promi
         }
         const size = Number(st.size);
         const old = oldCache.get(rel);
-        let chunks: string[];
-        if (cacheHit(old, st)) chunks = old!.chunks;
-        else {
-          chunks = await readFile(abs, rel, size);
-          const after = await fsp.lstat(abs, { bigint: true });
-          // Why: a file that changed while we read it may be torn; record it but never trust the cache for it.
-          if (!cacheHit({ size, ...meta, ctime: st.ctimeNs.toString(), ino: st.ino.toString(), chunks }, after)) { files++; bytes += size; entries.push({ name, type: 'file', ...meta, size, chunks }); continue; }
+        if (cacheHit(old, st)) {
+          const racy = opts.racyAfterNs !== undefined && st.mtimeNs >= opts.racyAfterNs;
+          if (!racy) cache.set(rel, old!);
+          files_++;
+          bytes += size;
+          entries.push({ name, type: 'file', ...meta, size, chunks: old!.chunks });
+        } else {
+          const e = fileEntry(abs, rel, name, st);
+          e.catch(() => {});
+          tasks.push(e);
+          entries.push(e);
         }
-        const racy = opts.racyAfterNs !== undefined && st.mtimeNs >= opts.racyAfterNs;
-        if (!racy) cache.set(rel, { size, ...meta, ctime: st.ctimeNs.toString(), ino: st.ino.toString(), chunks });
-        files++;
-        bytes += size;
-        entries.push({ name, type: 'file', ...meta, size, chunks });
       } else if (st.isFIFO()) {
         entries.push({ name, type: 'fifo', ...meta });
       } else {
@@ -159,14 +262,20 @@ export async function snapshotDir(rootDir: string, opts: SnapshotOptions): Promi
         skipped.push(rel);
       }
     }
-    return putTree({ v: 1, entries });
+    return putTree({ v: 1, entries: await Promise.all(entries) });
   };
 
   const rootSt = await fsp.lstat(rootDir, { bigint: true });
   if (!rootSt.isDirectory()) throw new DmError('UNSUPPORTED_FILE', `${rootDir} is not a directory.`);
-  const tree = await walk(rootDir, '');
-  await Promise.all(inflight);
-  return { root: { ...metaOf(rootSt), tree, files, bytes }, trees, cache, readFiles, readBytes, skipped };
+  let tree: string;
+  try {
+    tree = await walk(rootDir, '');
+  } catch (e) {
+    // Why: blocks already handed to workers must not be stored after the caller gave up.
+    await Promise.allSettled(tasks);
+    throw e;
+  }
+  return { root: { ...metaOf(rootSt), tree, files: files_, bytes }, trees, cache, readFiles, readBytes, skipped };
 }
 
 /** Serializes a stat cache for disk. */

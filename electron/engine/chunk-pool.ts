@@ -1,0 +1,235 @@
+import { Worker } from 'node:worker_threads';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { Codec } from './compress';
+import type { ObjectType } from './objects';
+
+/** Messages to a chunk worker (chunk-worker.ts). Buffers travel as transferred ArrayBuffers. */
+export type WorkerRequest =
+  | { op: 'hash'; job: number; ab: ArrayBuffer; len: number; chunkSize: number }
+  | { op: 'compress'; job: number; which: number[]; level: number }
+  | { op: 'decode'; job: number; ab: ArrayBuffer; out: ArrayBuffer; offsets: number[]; stored: number[]; sizes: number[]; codecs: number[]; types: ObjectType[]; ids: ArrayBuffer };
+
+/** Replies of a chunk worker. */
+export type WorkerReply =
+  | { op: 'hashed'; job: number; ids: ArrayBuffer }
+  | { op: 'compressed'; job: number; out: ArrayBuffer; codecs: Uint8Array; ends: Uint32Array; block: ArrayBuffer }
+  | { op: 'decoded'; job: number; out: ArrayBuffer; ab: ArrayBuffer; length: number; bad: number }
+  | { op: 'error'; job: number; message: string };
+
+/** One chunk after compression: the stored bytes and how they are encoded. */
+export interface EncodedChunk { index: number; codec: Codec; bytes: Buffer }
+
+/** A stored record to decode and verify (see decode()). */
+export interface StoredRecord { id: string; type: ObjectType; codec: Codec; offset: number; stored: number; size: number }
+
+interface Slot { worker: Worker; jobs: number }
+interface Waiter { resolve(r: WorkerReply): void; reject(e: Error): void; slot: Slot }
+
+/** Size of the blocks files are read in and handed to workers. */
+export const BLOCK_SIZE = 4 * 1024 * 1024;
+/** Bytes of blocks in flight at once (bounds memory whatever the data size). */
+const BUDGET = 32 * 1024 * 1024;
+
+/** Buffers below this size are not recycled (V8 handles small ones well). */
+const MIN_POOLED = 64 * 1024;
+/** At most this many bytes of spare buffers are kept. */
+const SPARE_LIMIT = 16 * 1024 * 1024;
+
+/** Buffers are allocated in power-of-two sizes from 64 KiB, so they can be reused. */
+function sizeClass(bytes: number): number {
+  return bytes <= MIN_POOLED ? bytes : 2 ** Math.ceil(Math.log2(bytes));
+}
+
+/** How many workers: DM_WORKERS, else one per core (at most 8). */
+function workerCount(): number {
+  const env = Number(process.env.DM_WORKERS);
+  if (Number.isInteger(env) && env > 0) return Math.min(env, 32);
+  const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  return Math.max(1, Math.min(8, cores));
+}
+
+/**
+ * Worker threads that hash, compress, decompress and verify chunks, so commits and checkouts
+ * use every core while the main thread reads, writes and keeps the index. The protocol is two
+ * steps per block: hash() returns the chunk ids, the caller looks them up in its store, then
+ * compress() encodes only the chunks that are new (the worker keeps the block in between).
+ * Workers are unreferenced while idle, so they never keep a CLI process alive.
+ */
+export class ChunkPool {
+  private slots: Slot[] = [];
+  private waiting = new Map<number, Waiter>();
+  private jobSlot = new Map<number, Slot>();
+  private jobShape = new Map<number, { len: number; chunkSize: number }>();
+  private nextJob = 1;
+  private spare = new Map<number, ArrayBuffer[]>();
+  private spareBytes = 0;
+  private inflight = 0;
+  private queue: { bytes: number; go: () => void }[] = [];
+  private closed = false;
+
+  constructor(private readonly size = workerCount()) {}
+
+  private start(): void {
+    if (this.closed) throw new Error('chunk pool is closed');
+    while (this.slots.length < this.size) {
+      const worker = new Worker(path.join(__dirname, 'chunk-worker.js'));
+      const slot: Slot = { worker, jobs: 0 };
+      worker.on('message', (r: WorkerReply) => this.settle(slot, r));
+      worker.on('error', (e) => this.fail(slot, e));
+      worker.on('exit', (code) => this.fail(slot, new Error(`chunk worker exited with code ${code}`)));
+      worker.unref();
+      this.slots.push(slot);
+    }
+  }
+
+  /** Rejects every job of a worker that died and replaces it on next use. */
+  private fail(slot: Slot, e: Error): void {
+    const i = this.slots.indexOf(slot);
+    if (i < 0) return;
+    this.slots.splice(i, 1);
+    for (const [job, w] of this.waiting) if (w.slot === slot) { this.waiting.delete(job); this.jobSlot.delete(job); w.reject(e); }
+  }
+
+  private settle(slot: Slot, r: WorkerReply): void {
+    const w = this.waiting.get(r.job);
+    if (!w) return;
+    this.waiting.delete(r.job);
+    slot.jobs--;
+    if (slot.jobs === 0) slot.worker.unref();
+    if (r.op === 'error') w.reject(new Error(r.message)); else w.resolve(r);
+  }
+
+  private send(slot: Slot, m: WorkerRequest, transfer: ArrayBuffer[]): Promise<WorkerReply> {
+    return new Promise((resolve, reject) => {
+      this.waiting.set(m.job, { resolve, reject, slot });
+      if (slot.jobs++ === 0) slot.worker.ref();
+      slot.worker.postMessage(m, transfer);
+    });
+  }
+
+  private leastBusy(): Slot {
+    this.start();
+    return this.slots.reduce((a, b) => (b.jobs < a.jobs ? b : a));
+  }
+
+  /** Waits until `bytes` more may be in flight, then counts them (give them back with release()). */
+  reserve(bytes: number): Promise<void> {
+    if (this.inflight === 0 || (this.queue.length === 0 && this.inflight + bytes <= BUDGET)) { this.inflight += bytes; return Promise.resolve(); }
+    return new Promise((go) => this.queue.push({ bytes, go: () => { this.inflight += bytes; go(); } }));
+  }
+
+  /** Returns bytes counted by reserve(). */
+  release(bytes: number): void {
+    this.inflight -= bytes;
+    while (this.queue.length && (this.inflight === 0 || this.inflight + this.queue[0].bytes <= BUDGET)) this.queue.shift()!.go();
+  }
+
+  /**
+   * A buffer of at least `bytes` (recycled when one of its size class is spare). Big buffers
+   * are reused because allocating a fresh one per block makes the main thread spend a third
+   * of its time collecting garbage.
+   */
+  buffer(bytes: number): ArrayBuffer {
+    const cls = sizeClass(bytes);
+    const list = this.spare.get(cls);
+    if (list?.length) { this.spareBytes -= cls; return list.pop()!; }
+    return new ArrayBuffer(cls);
+  }
+
+  /** Gives a buffer from buffer() (or one no longer referenced anywhere) back for reuse. */
+  recycle(ab: ArrayBuffer): void {
+    const cls = ab.byteLength;
+    if (cls < MIN_POOLED || sizeClass(cls) !== cls || this.spareBytes + cls > SPARE_LIMIT) return;
+    let list = this.spare.get(cls);
+    if (!list) { list = []; this.spare.set(cls, list); }
+    list.push(ab);
+    this.spareBytes += cls;
+  }
+
+  /**
+   * Hashes the chunks of a block (the buffer is transferred: do not use it afterwards).
+   * Returns the job, to pass to compress(), and the chunk ids in order.
+   */
+  async hash(ab: ArrayBuffer, len: number, chunkSize: number): Promise<{ job: number; ids: string[] }> {
+    const slot = this.leastBusy();
+    const job = this.nextJob++;
+    this.jobSlot.set(job, slot);
+    this.jobShape.set(job, { len, chunkSize });
+    let r: WorkerReply;
+    try { r = await this.send(slot, { op: 'hash', job, ab, len, chunkSize }, [ab]); } catch (e) { this.jobSlot.delete(job); this.jobShape.delete(job); throw e; }
+    if (r.op !== 'hashed') throw new Error(`unexpected reply ${r.op}`);
+    const raw = Buffer.from(r.ids);
+    const ids: string[] = new Array(raw.length / 32);
+    for (let i = 0; i < ids.length; i++) ids[i] = raw.toString('hex', i * 32, i * 32 + 32);
+    return { job, ids };
+  }
+
+  /** Compresses the chunks `which` (indexes) of a hashed block and releases the block. */
+  async compress(job: number, which: number[], level: number): Promise<EncodedChunk[]> {
+    const slot = this.jobSlot.get(job);
+    const shape = this.jobShape.get(job);
+    if (!slot || !shape) throw new Error(`unknown block ${job}`);
+    this.jobSlot.delete(job);
+    this.jobShape.delete(job);
+    const { len, chunkSize } = shape;
+    if (!this.slots.includes(slot)) throw new Error('chunk worker died');
+    const r = await this.send(slot, { op: 'compress', job, which, level }, []);
+    if (r.op !== 'compressed') throw new Error(`unexpected reply ${r.op}`);
+    const out = Buffer.from(r.out);
+    const block = Buffer.from(r.block);
+    let start = 0;
+    let rawUsed = false;
+    const chunks = which.map((index, k): EncodedChunk => {
+      if (r.codecs[k] === 0) {
+        rawUsed = true;
+        return { index, codec: 0, bytes: block.subarray(index * chunkSize, Math.min((index + 1) * chunkSize, len)) };
+      }
+      const bytes = out.subarray(start, r.ends[k]);
+      start = r.ends[k];
+      return { index, codec: 1, bytes };
+    });
+    // Why not recycle a block that raw chunks point into: the pack writer still holds them.
+    if (!rawUsed) this.recycle(r.block);
+    return chunks;
+  }
+
+  /**
+   * Decompresses a run of records read from a pack in one piece (`ab`, from buffer(), handed
+   * over; offsets relative to it) and verifies each against its id. Returns their contents back
+   * to back in a buffer from buffer() (recycle() it after use), or the index of the first
+   * damaged record.
+   */
+  async decode(ab: ArrayBuffer, recs: StoredRecord[]): Promise<{ data: Buffer; bad: number }> {
+    const slot = this.leastBusy();
+    const job = this.nextJob++;
+    const ids = Buffer.allocUnsafeSlow(recs.length * 32);
+    recs.forEach((r, k) => ids.write(r.id, k * 32, 'hex'));
+    const idsAb = ids.buffer as ArrayBuffer;
+    const out = this.buffer(recs.reduce((n, x) => n + x.size, 0));
+    const r = await this.send(slot, {
+      op: 'decode', job, ab, out, ids: idsAb,
+      offsets: recs.map((x) => x.offset), stored: recs.map((x) => x.stored), sizes: recs.map((x) => x.size),
+      codecs: recs.map((x) => x.codec), types: recs.map((x) => x.type),
+    }, [ab, out, idsAb]);
+    if (r.op !== 'decoded') throw new Error(`unexpected reply ${r.op}`);
+    this.recycle(r.ab);
+    return { data: Buffer.from(r.out, 0, r.length), bad: r.bad };
+  }
+
+  /** Stops the workers (pending jobs are rejected). */
+  async close(): Promise<void> {
+    this.closed = true;
+    const slots = this.slots;
+    this.slots = [];
+    for (const [job, w] of this.waiting) { this.waiting.delete(job); w.reject(new Error('chunk pool closed')); }
+    await Promise.all(slots.map((s) => s.worker.terminate()));
+  }
+}
+
+let shared: ChunkPool | undefined;
+/** The process-wide pool (created on first use). */
+export function chunkPool(): ChunkPool {
+  if (!shared) shared = new ChunkPool();
+  return shared;
+}
