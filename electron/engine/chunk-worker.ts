@@ -4,9 +4,10 @@
  * Messages and their replies are described by the types in chunk-pool.ts.
  */
 import { parentPort } from 'node:worker_threads';
-import { createHash } from 'node:crypto';
 import { CCtx, DCtx, compressBound } from 'zstd-napi/binding';
 import type { WorkerRequest, WorkerReply } from './chunk-pool';
+import { objectIdBytes } from './objects';
+import { worthCompressing } from './compress';
 
 const port = parentPort;
 if (!port) throw new Error('chunk-worker.ts runs only as a worker thread');
@@ -16,11 +17,6 @@ const held = new Map<number, { ab: ArrayBuffer; len: number; chunkSize: number }
 const cctx = new CCtx();
 const dctx = new DCtx();
 let scratch = Buffer.allocUnsafeSlow(0);
-
-/** SHA-256 over "chunk <length>\0" + content: the object id (objects.ts objectId). */
-function chunkId(data: Buffer, out: Buffer, at: number): void {
-  createHash('sha256').update(`chunk ${data.length}\0`).update(data).digest().copy(out, at);
-}
 
 function reply(m: WorkerReply, transfer: ArrayBuffer[]): void {
   port!.postMessage(m, transfer);
@@ -32,7 +28,7 @@ port.on('message', (m: WorkerRequest) => {
       const block = Buffer.from(m.ab, 0, m.len);
       const n = Math.ceil(m.len / m.chunkSize);
       const ids = Buffer.allocUnsafeSlow(n * 32);
-      for (let i = 0; i < n; i++) chunkId(block.subarray(i * m.chunkSize, Math.min((i + 1) * m.chunkSize, m.len)), ids, i * 32);
+      for (let i = 0; i < n; i++) objectIdBytes('chunk', block.subarray(i * m.chunkSize, Math.min((i + 1) * m.chunkSize, m.len))).copy(ids, i * 32);
       held.set(m.job, { ab: m.ab, len: m.len, chunkSize: m.chunkSize });
       const idsAb = ids.buffer as ArrayBuffer;
       reply({ op: 'hashed', job: m.job, ids: idsAb }, [idsAb]);
@@ -49,10 +45,9 @@ port.on('message', (m: WorkerRequest) => {
       let o = 0;
       m.which.forEach((i, k) => {
         const raw = block.subarray(i * h.chunkSize, Math.min((i + 1) * h.chunkSize, h.len));
-        // Same rule as compress.ts encodeSync(): keep raw bytes when zstd saves less than 1/32.
         // Raw chunks are not copied: the main thread takes them from the block it gets back.
         const n = raw.length >= 64 ? cctx.compress(scratch.subarray(o), raw, m.level) : raw.length;
-        if (raw.length >= 64 && n < raw.length - raw.length / 32) { codecs[k] = 1; o += n; }
+        if (worthCompressing(raw.length, n)) { codecs[k] = 1; o += n; }
         ends[k] = o;
       });
       // Why a scratch buffer and an exact copy: a fresh buffer of the bound per block costs page
@@ -79,8 +74,7 @@ port.on('message', (m: WorkerRequest) => {
           if (stored.length !== size) { bad = k; break; }
           stored.copy(dst);
         }
-        const id = createHash('sha256').update(`${m.types[k]} ${size}\0`).update(dst).digest();
-        if (!id.equals(Buffer.from(m.ids, k * 32, 32))) { bad = k; break; }
+        if (!objectIdBytes(m.types[k], dst).equals(Buffer.from(m.ids, k * 32, 32))) { bad = k; break; }
         o += size;
       }
       reply({ op: 'decoded', job: m.job, out: m.out, ab: m.ab, length: o, bad }, [m.out, m.ab]);

@@ -16,9 +16,15 @@ export function encodeSync(data: Uint8Array, level: number): { codec: Codec; byt
   let c = compressors.get(level);
   if (!c) { c = new Compressor(); c.setParameters({ compressionLevel: level }); compressors.set(level, c); }
   const z = c.compress(buf);
-  // Why: incompressible data (JPEG uploads) would grow; storing it raw also makes reads cheaper.
-  if (z.length >= buf.length - buf.length / 32) return { codec: 0, bytes: buf };
-  return { codec: 1, bytes: z };
+  return worthCompressing(buf.length, z.length) ? { codec: 1, bytes: z } : { codec: 0, bytes: buf };
+}
+
+/**
+ * The one rule for keeping zstd output (here and in the chunk workers): it must save at least
+ * 1/32. Why: incompressible data (JPEG uploads) would grow; storing it raw also makes reads cheaper.
+ */
+export function worthCompressing(rawLength: number, compressedLength: number): boolean {
+  return rawLength >= 64 && compressedLength < rawLength - rawLength / 32;
 }
 
 /** encodeSync() behind a promise (kept for callers that await). */

@@ -120,7 +120,7 @@ export async function materialize(store: ObjectStore, root: SubdotRoot, dest: st
           }
           return;
         }
-        const datas = store.getMany ? await store.getMany(ids) : await Promise.all(ids.map((id) => store.get(id)));
+        const datas = await Promise.all(ids.map((id) => store.get(id)));
         await fh.writev(datas, a * opts.chunkSize);
         opts.onBytes?.(datas.reduce((n, d) => n + d.length, 0));
       });

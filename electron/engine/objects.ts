@@ -16,7 +16,12 @@ export const ID_BYTES = 32;
  * so a chunk can never be mistaken for a tree or commit with the same bytes.
  */
 export function objectId(type: ObjectType, data: Uint8Array): string {
-  return createHash('sha256').update(`${type} ${data.length}\0`).update(data).digest('hex');
+  return objectIdBytes(type, data).toString('hex');
+}
+
+/** objectId() as 32 raw bytes (the chunk workers pass ids around in this form). */
+export function objectIdBytes(type: ObjectType, data: Uint8Array): Buffer {
+  return createHash('sha256').update(`${type} ${data.length}\0`).update(data).digest();
 }
 
 /** True for a 64-hex-digit object id. */
@@ -44,8 +49,6 @@ export interface ObjectStore {
   info(id: string): ObjectInfo | undefined;
   /** Reads an object and verifies its hash; throws OBJECT_MISSING / STORE_CORRUPT. */
   get(id: string): Promise<Buffer>;
-  /** Reads several objects (stores may batch the reads). */
-  getMany?(ids: string[]): Promise<Buffer[]>;
   /** Stores an object (deduplicated) and returns its id. Durable only after flush(). */
   put(type: ObjectType, data: Uint8Array, knownId?: string): Promise<string>;
   /**

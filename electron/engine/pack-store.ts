@@ -282,44 +282,6 @@ export class PackStore implements ObjectStore {
   }
 
   /**
-   * Reads several objects, verified, with one read per run of records that lie next to each
-   * other in a pack (a file's chunks usually do): far fewer syscalls when materializing.
-   */
-  async getMany(ids: string[]): Promise<Buffer[]> {
-    const out: Buffer[] = new Array(ids.length);
-    let i = 0;
-    while (i < ids.length) {
-      const first = this.locate(ids[i]);
-      if (!first || (this.writer && first.pack === this.writer.tmpPath)) { out[i] = await this.get(ids[i]); i++; continue; }
-      let j = i + 1;
-      let end = first.offset + first.stored;
-      const locs: PackLoc[] = [first];
-      while (j < ids.length && end - first.offset < 8 * 1024 * 1024) {
-        const l = this.locate(ids[j]);
-        if (!l || l.pack !== first.pack || l.offset !== end + REC_HEADER) break;
-        locs.push(l);
-        end = l.offset + l.stored;
-        j++;
-      }
-      let fh: FileHandle;
-      try { fh = await this.handle(first.pack); } catch { for (let k = i; k < j; k++) out[k] = await this.get(ids[k]); i = j; continue; }
-      const buf = Buffer.allocUnsafe(end - first.offset);
-      const { bytesRead } = await fh.read(buf, 0, buf.length, first.offset);
-      if (bytesRead !== buf.length) throw corrupt(ids[i], first, 'pack file is truncated');
-      await Promise.all(locs.map(async (l, k) => {
-        const id = ids[i + k];
-        const bytes = buf.subarray(l.offset - first.offset, l.offset - first.offset + l.stored);
-        let data: Buffer;
-        try { data = await decode(l.codec, bytes); } catch { throw corrupt(id, l, 'compressed data is damaged'); }
-        if (data.length !== l.size || objectId(l.type, data) !== id) throw corrupt(id, l, 'content does not match its hash');
-        out[i + k] = data;
-      }));
-      i = j;
-    }
-    return out;
-  }
-
-  /**
    * Reads consecutive chunks of a file for writing it out: records that lie back to back in a
    * pack are read with one pread and decompressed and verified by the worker pool as one piece.
    * Returns pieces of content with the index (in `ids`) of their first chunk.
@@ -377,27 +339,15 @@ export class PackStore implements ObjectStore {
   }
 
   /**
-   * Stores an object encoded by the chunk pool, which computed its id from the raw bytes:
-   * no second decode. Seen by has() at once, so a concurrent duplicate is not stored twice.
+   * Stores objects encoded by the chunk pool, which computed their ids from the raw bytes: no
+   * second decode. Seen by has() at once, so a concurrent duplicate is not stored twice.
+   * One step of the write queue for a block's worth of objects.
    */
-  putTrusted(id: string, type: ObjectType, codec: Codec, size: number, bytes: Buffer): Promise<void> {
-    return this.putTrustedMany([{ id, type, codec, size, bytes }]);
-  }
-
-  /** putTrusted() for a block's worth of objects at once (one step of the write queue). */
   putTrustedMany(objs: { id: string; type: ObjectType; codec: Codec; size: number; bytes: Buffer }[]): Promise<void> {
     const fresh = objs.filter((o) => { if (this.has(o.id)) { this.stats.dedupedObjects++; return false; } return true; });
     if (fresh.length === 0) return Promise.resolve();
     const p = this.serialWrite(async () => {
-      for (const o of fresh) {
-        if (this.index.has(o.id) || this.writer?.entries.has(o.id)) continue;
-        if (this.writer && this.writer.size + o.bytes.length > PACK_LIMIT) await this.finishPack();
-        if (!this.writer) this.writer = await PackWriter.create(this.dir);
-        this.writer.add(o.id, o.type, o.codec, o.size, o.bytes);
-        this.stats.newObjects++;
-        this.stats.newRawBytes += o.size;
-        this.stats.newStoredBytes += o.bytes.length;
-      }
+      for (const o of fresh) await this.append(o.id, o.type, o.codec, o.size, o.bytes, false);
       if (this.writer?.needsDrain) await this.writer.drain();
     });
     const ids = p.then(() => '');
@@ -422,16 +372,19 @@ export class PackStore implements ObjectStore {
   }
 
   private addEncoded(id: string, type: ObjectType, codec: Codec, size: number, bytes: Buffer): Promise<void> {
-    return this.serialWrite(async () => {
-      if (this.index.has(id) || this.writer?.entries.has(id)) return;
-      if (this.writer && this.writer.size + bytes.length > PACK_LIMIT) await this.finishPack();
-      if (!this.writer) this.writer = await PackWriter.create(this.dir);
-      this.writer.add(id, type, codec, size, bytes);
-      this.stats.newObjects++;
-      this.stats.newRawBytes += size;
-      this.stats.newStoredBytes += bytes.length;
-      if (this.writer.needsDrain) await this.writer.drain();
-    });
+    return this.serialWrite(() => this.append(id, type, codec, size, bytes, true));
+  }
+
+  /** Adds one record to the open pack (starting a new one past PACK_LIMIT); runs inside serialWrite. */
+  private async append(id: string, type: ObjectType, codec: Codec, size: number, bytes: Buffer, drain: boolean): Promise<void> {
+    if (this.index.has(id) || this.writer?.entries.has(id)) return;
+    if (this.writer && this.writer.size + bytes.length > PACK_LIMIT) await this.finishPack();
+    if (!this.writer) this.writer = await PackWriter.create(this.dir);
+    this.writer.add(id, type, codec, size, bytes);
+    this.stats.newObjects++;
+    this.stats.newRawBytes += size;
+    this.stats.newStoredBytes += bytes.length;
+    if (drain && this.writer.needsDrain) await this.writer.drain();
   }
 
   /**
