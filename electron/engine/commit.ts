@@ -77,11 +77,19 @@ export async function commit(engine: Engine, dot: string, opts: CommitOptions): 
     const id = await engine.writeCommit(c);
     await engine.objects.flush();
     await engine.moveRef(dot, branch, head, id, 'commit', opts.message);
-    await engine.writeCache(dot, gen, newCaches);
+    // Why compare: rewriting megabytes of unchanged cache was a tenth of a no-op commit.
+    if (!subdots.every((sub) => sameCache(caches[sub], newCaches[sub]))) await engine.writeCache(dot, gen, newCaches);
     await engine.logOp({ op: 'commit', dot, branch, from: head, to: id, summary: `commit ${id.slice(0, 12)} on ${dot}/${branch}: ${opts.message.split('\n')[0]}` });
     opts.onProgress?.({ op: 'commit', phase: 'done', doneBytes: done });
     return engine.commitInfo(id, c);
   });
+}
+
+/** True when a new stat cache holds exactly the old one's entries (snapshotDir reuses the entry objects it hit). */
+function sameCache(a: StatCache | undefined, b: StatCache): boolean {
+  if (!a || a.size !== b.size) return false;
+  for (const [k, v] of b) if (a.get(k) !== v) return false;
+  return true;
 }
 
 /** Total bytes and files of a directory tree (regular files, lstat sizes). */

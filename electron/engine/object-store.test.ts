@@ -96,3 +96,38 @@ test('PackStore.getPieces: a run of chunks comes back whole from the worker pool
     await again.close();
   } finally { await fsp.rm(dir, { recursive: true, force: true }); }
 });
+
+test('PackStore: thousands of objects in several packs, some in more than one, are all found, each once', async () => {
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'dm-pack-'));
+  try {
+    const ids: string[] = [];
+    let shared = '';
+    // Three stores written separately, then their packs put together (as gc or two writers can
+    // leave them): the object "shared" is in all three packs.
+    for (let round = 0; round < 3; round++) {
+      const sub = path.join(dir, 'w' + round);
+      const w = await PackStore.open(sub, { level: 1 });
+      for (let i = 0; i < 1500; i++) ids.push(await w.put('chunk', randomBytes(64)));
+      shared = await w.put('chunk', Buffer.from('shared'));
+      await w.close();
+      for (const f of await fsp.readdir(sub)) await fsp.rename(path.join(sub, f), path.join(dir, f));
+    }
+    const s = await PackStore.open(dir, { level: 1 });
+    assert.equal((await fsp.readdir(dir)).filter((f) => f.endsWith('.pack')).length, 3);
+    for (const id of ids) assert.ok(s.has(id), `object ${id.slice(0, 12)} not found`);
+    assert.equal(s.info(ids[1234])?.size, 64);
+    assert.equal((await s.get(ids[4000])).length, 64);
+    assert.equal((await s.get(shared)).toString(), 'shared');
+    const listed = [...s.ids()];
+    assert.equal(listed.length, new Set(listed).size, 'ids() lists each object once');
+    assert.equal(listed.length, ids.length + 1);
+    assert.equal(s.has('0'.repeat(64)), false);
+    assert.equal(s.has('not an id'), false);
+    // A new object after all that goes into a fourth pack and is found after reopening.
+    const late = await s.put('tree', Buffer.from('{"v":1,"entries":[]}'));
+    await s.close();
+    const again = await PackStore.open(dir, { level: 1 });
+    assert.ok(again.has(late) && again.has(ids[0]) && again.has(shared));
+    await again.close();
+  } finally { await fsp.rm(dir, { recursive: true, force: true }); }
+});

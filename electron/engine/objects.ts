@@ -72,7 +72,30 @@ export function canonicalJson(v: unknown): string {
     if (typeof v === 'number' && !Number.isFinite(v)) throw new Error('non-finite number in object');
     return JSON.stringify(v);
   }
-  if (Array.isArray(v)) return '[' + v.map(canonicalJson).join(',') + ']';
-  const keys = Object.keys(v as object).filter((k) => (v as any)[k] !== undefined).sort();
-  return '{' + keys.map((k) => JSON.stringify(k) + ':' + canonicalJson((v as any)[k])).join(',') + '}';
+  if (Array.isArray(v)) {
+    // Why: chunk lists are long arrays of strings, and JSON.stringify writes them identically in one call.
+    if (v.every((x) => typeof x === 'string')) return JSON.stringify(v);
+    return '[' + v.map(canonicalJson).join(',') + ']';
+  }
+  const o = v as Record<string, unknown>;
+  let out = '{';
+  for (const [k, head] of sortedKeys(Object.keys(o))) {
+    const x = o[k];
+    if (x === undefined) continue;
+    if (out.length > 1) out += ',';
+    out += head + (typeof x === 'string' ? JSON.stringify(x) : canonicalJson(x));
+  }
+  return out + '}';
+}
+
+/** Key lists seen so far -> the keys sorted, each with its '"key":' text (trees repeat a few shapes thousands of times). */
+const shapes = new Map<string, [string, string][]>();
+function sortedKeys(keys: string[]): [string, string][] {
+  const shape = keys.join('\u0000');
+  let sorted = shapes.get(shape);
+  if (!sorted) {
+    sorted = [...keys].sort().map((k) => [k, JSON.stringify(k) + ':'] as [string, string]);
+    if (shapes.size < 256) shapes.set(shape, sorted);
+  }
+  return sorted;
 }

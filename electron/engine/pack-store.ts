@@ -8,13 +8,12 @@ import { encode, decode, Codec } from './compress';
 import { fsyncDir, isNotFound, tmpNameFor } from './fsutil';
 import { crashPoint } from './crash';
 import { chunkPool, StoredRecord } from './chunk-pool';
+import { PackIndex, IDX_MAGIC, IDX_ENTRY, validIndex, entryAt } from './pack-index';
 
 const PACK_MAGIC = Buffer.from('DMPK');
-const IDX_MAGIC = Buffer.from('DMIX');
 const FORMAT = 1;
 /** Record header: type u8, id 32, codec u8, raw length u32, stored length u32. */
 const REC_HEADER = 1 + ID_BYTES + 1 + 4 + 4;
-const IDX_ENTRY = ID_BYTES + 1 + 1 + 8 + 4 + 4;
 /** A pack is closed and a new one started past this size, so no single file grows without bound. */
 const PACK_LIMIT = 512 * 1024 * 1024;
 /** Records are buffered and written in blocks of about this size. */
@@ -107,18 +106,10 @@ function encodeIndex(entries: Map<string, PackLoc>): Buffer {
 
 /** Parses a pack index; returns undefined when it is damaged (then it is rebuilt from the pack). */
 function decodeIndex(buf: Buffer, pack: string): Map<string, PackLoc> | undefined {
-  if (buf.length < 44 || !buf.subarray(0, 4).equals(IDX_MAGIC)) return undefined;
-  const n = buf.readUInt32BE(8);
-  const end = 12 + n * IDX_ENTRY;
-  if (buf.length !== end + 32) return undefined;
-  if (!createHash('sha256').update(buf.subarray(0, end)).digest().equals(buf.subarray(end))) return undefined;
+  if (!validIndex(buf)) return undefined;
   const m = new Map<string, PackLoc>();
-  for (let o = 12; o < end; o += IDX_ENTRY) {
-    const id = buf.toString('hex', o, o + 32);
-    const type = CODE_TYPE[buf.readUInt8(o + 32)];
-    if (!type) return undefined;
-    m.set(id, { pack, type, codec: buf.readUInt8(o + 33) as Codec, offset: Number(buf.readBigUInt64BE(o + 34)), stored: buf.readUInt32BE(o + 42), size: buf.readUInt32BE(o + 46) });
-  }
+  const end = 12 + buf.readUInt32BE(8) * IDX_ENTRY;
+  for (let o = 12; o < end; o += IDX_ENTRY) m.set(buf.toString('hex', o, o + ID_BYTES), entryAt(buf, o, pack));
   return m;
 }
 
@@ -172,9 +163,9 @@ export async function* scanPack(file: string): AsyncGenerator<{ id: string; loc:
  * each with a sorted index. Packs become visible only when complete (temp -> fsync -> rename).
  */
 export class PackStore implements ObjectStore {
-  private index = new Map<string, PackLoc>();
-  /** Decoded indexes of the packs seen so far (packs are immutable, so each is decoded once). */
-  private loaded = new Map<string, Map<string, PackLoc>>();
+  private index = new PackIndex();
+  /** Index bytes of the packs seen so far (packs are immutable, so each is read once). */
+  private loaded = new Map<string, Buffer>();
   private writer?: PackWriter;
   private inflight = new Map<string, Promise<string>>();
   private handles = new Map<string, Promise<FileHandle>>();
@@ -194,26 +185,30 @@ export class PackStore implements ObjectStore {
 
   /** Re-reads the pack indexes (after another process wrote packs, or gc rewrote them). */
   async reload(): Promise<void> {
-    const next = new Map<string, PackLoc>();
+    const next = new PackIndex();
     let names: string[];
     try { names = await fsp.readdir(this.dir); } catch (e) { if (isNotFound(e)) names = []; else throw e; }
     const present = new Set<string>();
+    const bufs: [string, Buffer][] = [];
     for (const n of names.filter((x) => x.startsWith('pack-') && x.endsWith('.pack'))) {
       const pack = path.join(this.dir, n);
       present.add(pack);
       const idxPath = pack.replace(/\.pack$/, '.idx');
-      let m: Map<string, PackLoc> | undefined = this.loaded.get(pack);
-      if (!m) try { m = decodeIndex(await fsp.readFile(idxPath), pack); } catch (e) { if (!isNotFound(e)) throw e; }
-      if (!m) {
+      let buf: Buffer | undefined = this.loaded.get(pack);
+      if (!buf) try { buf = await fsp.readFile(idxPath); if (!validIndex(buf)) buf = undefined; } catch (e) { if (!isNotFound(e)) throw e; }
+      if (!buf) {
         // Why: the index is a cache of the pack; a crash between the two renames, or a damaged
         // index, is repaired by scanning the self-describing pack records.
-        m = new Map();
+        const m = new Map<string, PackLoc>();
         for await (const r of scanPack(pack)) if ('id' in r) m.set(r.id, r.loc);
-        try { await writeFileAtomic(idxPath, encodeIndex(m)); } catch { /* read-only store: keep in memory */ }
+        buf = encodeIndex(m);
+        try { await writeFileAtomic(idxPath, buf); } catch { /* read-only store: keep in memory */ }
       }
-      this.loaded.set(pack, m);
-      for (const [id, loc] of m) if (!next.has(id)) next.set(id, loc);
+      this.loaded.set(pack, buf);
+      bufs.push([pack, buf]);
     }
+    next.reserve(bufs.reduce((n, [, b]) => n + b.readUInt32BE(8), 0));
+    for (const [pack, buf] of bufs) next.add(pack, buf);
     for (const p of [...this.loaded.keys()]) if (!present.has(p)) this.loaded.delete(p);
     this.index = next;
     for (const [p, h] of this.handles) if (!names.includes(path.basename(p))) { this.handles.delete(p); (await h).close().catch(() => {}); }
@@ -234,7 +229,7 @@ export class PackStore implements ObjectStore {
   }
 
   *ids(): Iterable<string> {
-    yield* this.index.keys();
+    yield* this.index.ids();
     if (this.writer) for (const id of this.writer.entries.keys()) if (!this.index.has(id)) yield id;
   }
 
@@ -407,8 +402,9 @@ export class PackStore implements ObjectStore {
     await fsyncDir(this.dir);
     const fixed = new Map<string, PackLoc>();
     for (const [id, loc] of w.entries) fixed.set(id, { ...loc, pack });
-    await writeFileAtomic(pack.replace(/\.pack$/, '.idx'), encodeIndex(fixed));
-    for (const [id, loc] of fixed) if (!this.index.has(id)) this.index.set(id, loc);
+    const idx = encodeIndex(fixed);
+    await writeFileAtomic(pack.replace(/\.pack$/, '.idx'), idx);
+    if (!this.loaded.has(pack)) { this.loaded.set(pack, idx); this.index.add(pack, idx); }
     return pack;
   }
 

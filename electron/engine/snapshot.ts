@@ -74,8 +74,8 @@ export function cacheHit(e: StatCacheEntry | undefined, st: BigIntStats): boolea
 }
 
 /** Names of a directory, sorted bytewise; refuses names that are not valid UTF-8 instead of mangling them. */
-async function sortedNames(dir: string): Promise<string[]> {
-  const raw = await fsp.readdir(dir, { encoding: 'buffer' });
+function sortedNames(dir: string): string[] {
+  const raw = fs.readdirSync(dir, { encoding: 'buffer' });
   const names = raw.map((b) => {
     try { return utf8.decode(b); } catch {
       throw new DmError('UNSUPPORTED_FILE', `A file name in ${dir} is not valid UTF-8 (${b.toString('hex')}).`, 'Rename the file; Dotdesk stores UTF-8 names only.');
@@ -95,7 +95,7 @@ export async function snapshotDir(rootDir: string, opts: SnapshotOptions): Promi
   const trees = new Map<string, Buffer>();
   const inodes = new Map<string, string>();
   const skipped: string[] = [];
-  let readFiles = 0, readBytes = 0, files_ = 0, bytes = 0;
+  let readFiles = 0, readBytes = 0, files_ = 0, bytes = 0, statted = 0;
 
   const pool = chunkPool();
   const level = opts.level ?? 3;
@@ -224,16 +224,20 @@ export async function snapshotDir(rootDir: string, opts: SnapshotOptions): Promi
 
   const walk = async (absDir: string, relDir: string): Promise<string> => {
     const entries: (TreeEntry | Promise<TreeEntry>)[] = [];
-    for (const name of await sortedNames(absDir)) {
+    for (const name of sortedNames(absDir)) {
       const abs = path.join(absDir, name);
       const rel = relDir ? relDir + '/' + name : name;
-      let st: BigIntStats;
-      try { st = await fsp.lstat(abs, { bigint: true }); } catch (e) { if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue; throw e; }
+      // Why synchronous: an lstat answered from the inode cache takes microseconds, a promise
+      // round trip through the thread pool far longer (3,000 files: 0.3 s of a no-op commit).
+      // Yielding now and then keeps the app's event loop responsive on huge trees.
+      if (++statted % 2048 === 0) await new Promise((r) => setImmediate(r));
+      const st = fs.lstatSync(abs, { bigint: true, throwIfNoEntry: false });
+      if (!st) continue;
       const meta = metaOf(st);
       if (st.isDirectory()) {
         entries.push({ name, type: 'dir', ...meta, tree: await walk(abs, rel) });
       } else if (st.isSymbolicLink()) {
-        entries.push({ name, type: 'symlink', ...meta, target: await fsp.readlink(abs) });
+        entries.push({ name, type: 'symlink', ...meta, target: fs.readlinkSync(abs) });
       } else if (st.isFile()) {
         if (st.nlink > 1n) {
           const key = `${st.dev}:${st.ino}`;

@@ -1,0 +1,133 @@
+import { createHash } from 'node:crypto';
+import { CODE_TYPE, ID_BYTES } from './objects';
+import type { Codec } from './compress';
+import type { PackLoc } from './pack-store';
+
+/** Pack index files: magic, format, count, entries sorted by id, SHA-256 of all that. */
+export const IDX_MAGIC = Buffer.from('DMIX');
+/** One index entry: id, type u8, codec u8, offset u64, stored length u32, raw length u32. */
+export const IDX_ENTRY = ID_BYTES + 1 + 1 + 8 + 4 + 4;
+const IDX_HEAD = 12;
+
+/** True when `buf` is a whole, undamaged pack index (magic, length, checksum, known types). */
+export function validIndex(buf: Buffer): boolean {
+  if (buf.length < IDX_HEAD + 32 || !buf.subarray(0, 4).equals(IDX_MAGIC)) return false;
+  const n = buf.readUInt32BE(8);
+  const end = IDX_HEAD + n * IDX_ENTRY;
+  if (buf.length !== end + 32) return false;
+  if (!createHash('sha256').update(buf.subarray(0, end)).digest().equals(buf.subarray(end))) return false;
+  for (let o = IDX_HEAD + ID_BYTES; o < end; o += IDX_ENTRY) if (!CODE_TYPE[buf[o]]) return false;
+  return true;
+}
+
+/** The object location stored at byte offset `o` of an index buffer. */
+export function entryAt(buf: Buffer, o: number, pack: string): PackLoc {
+  return {
+    pack, type: CODE_TYPE[buf[o + ID_BYTES]], codec: buf[o + ID_BYTES + 1] as Codec,
+    offset: Number(buf.readBigUInt64BE(o + ID_BYTES + 2)), stored: buf.readUInt32BE(o + ID_BYTES + 10), size: buf.readUInt32BE(o + ID_BYTES + 14),
+  };
+}
+
+/**
+ * Every pack's index in memory as the index files' own bytes, plus an open-addressing hash
+ * table over them keyed by the ids' first 32 bits (ids are SHA-256, so uniformly spread).
+ * Why not a Map of id strings: building one string and one object per stored object made
+ * every dm command spend 0.15 s (100,000 objects) before doing anything.
+ */
+export class PackIndex {
+  private packs: string[] = [];
+  private bufs: Buffer[] = [];
+  /** Global entry number of each pack's first entry (entries are numbered across packs in order). */
+  private starts: number[] = [];
+  private total = 0;
+  /** Slot -> global entry number + 1 (0: empty). */
+  private slots = new Int32Array(1024);
+  /** Slot -> the entry id's first 32 bits (checked before comparing whole ids). */
+  private keys = new Uint32Array(1024);
+  private used = 0;
+
+  /** Number of distinct ids. */
+  get size(): number { return this.used; }
+
+  /** Makes room for `n` more ids at once (saves rehashing while packs are added one by one). */
+  reserve(n: number): void {
+    if ((this.used + n) * 2 > this.slots.length) this.grow(this.used + n);
+  }
+
+  /** Adds a pack's validated index buffer (validIndex); ids already present keep their first location. */
+  add(pack: string, buf: Buffer): void {
+    const n = buf.readUInt32BE(8);
+    const first = this.total;
+    this.packs.push(pack);
+    this.bufs.push(buf);
+    this.starts.push(first);
+    this.total += n;
+    if ((this.used + n) * 2 > this.slots.length) this.grow(this.used + n);
+    for (let i = 0; i < n; i++) this.insert(first + i, buf, IDX_HEAD + i * IDX_ENTRY);
+  }
+
+  private grow(want: number): void {
+    let cap = this.slots.length;
+    while (want * 2 > cap) cap *= 2;
+    const old = this.slots;
+    this.slots = new Int32Array(cap);
+    this.keys = new Uint32Array(cap);
+    this.used = 0;
+    for (let s = 0; s < old.length; s++) if (old[s]) {
+      const e = old[s] - 1;
+      const p = this.packOfEntry(e);
+      this.insert(e, this.bufs[p], IDX_HEAD + (e - this.starts[p]) * IDX_ENTRY);
+    }
+  }
+
+  private insert(entry: number, buf: Buffer, o: number): void {
+    const key = ((buf[o] << 24) | (buf[o + 1] << 16) | (buf[o + 2] << 8) | buf[o + 3]) >>> 0;
+    const mask = this.slots.length - 1;
+    for (let s = key & mask; ; s = (s + 1) & mask) {
+      if (this.slots[s] === 0) { this.slots[s] = entry + 1; this.keys[s] = key; this.used++; return; }
+      if (this.keys[s] === key) {
+        const e = this.slots[s] - 1;
+        const p = this.packOfEntry(e);
+        if (this.bufs[p].compare(buf, o, o + ID_BYTES, IDX_HEAD + (e - this.starts[p]) * IDX_ENTRY, IDX_HEAD + (e - this.starts[p]) * IDX_ENTRY + ID_BYTES) === 0) return;
+      }
+    }
+  }
+
+  private packOfEntry(e: number): number {
+    let lo = 0, hi = this.starts.length - 1;
+    while (lo < hi) { const mid = (lo + hi + 1) >> 1; if (this.starts[mid] <= e) lo = mid; else hi = mid - 1; }
+    return lo;
+  }
+
+  /** Pack number and byte offset of an id's entry, or undefined. */
+  private find(id: string): [number, number] | undefined {
+    if (id.length !== ID_BYTES * 2) return undefined;
+    const key = parseInt(id.slice(0, 8), 16) >>> 0;
+    const mask = this.slots.length - 1;
+    for (let s = key & mask; this.slots[s] !== 0; s = (s + 1) & mask) {
+      if (this.keys[s] !== key) continue;
+      const e = this.slots[s] - 1;
+      const p = this.packOfEntry(e);
+      const o = IDX_HEAD + (e - this.starts[p]) * IDX_ENTRY;
+      if (this.bufs[p].toString('hex', o, o + ID_BYTES) === id) return [p, o];
+    }
+    return undefined;
+  }
+
+  has(id: string): boolean { return this.find(id) !== undefined; }
+
+  get(id: string): PackLoc | undefined {
+    const f = this.find(id);
+    return f && entryAt(this.bufs[f[0]], f[1], this.packs[f[0]]);
+  }
+
+  /** Every distinct id (first location wins, as in get()). */
+  *ids(): Iterable<string> {
+    for (let s = 0; s < this.slots.length; s++) if (this.slots[s]) {
+      const e = this.slots[s] - 1;
+      const p = this.packOfEntry(e);
+      const o = IDX_HEAD + (e - this.starts[p]) * IDX_ENTRY;
+      yield this.bufs[p].toString('hex', o, o + ID_BYTES);
+    }
+  }
+}
