@@ -13,7 +13,7 @@ export type WorkerRequest =
 /** Replies of a chunk worker. */
 export type WorkerReply =
   | { op: 'hashed'; job: number; ids: ArrayBuffer }
-  | { op: 'compressed'; job: number; out: ArrayBuffer; codecs: Uint8Array; ends: Uint32Array; block: ArrayBuffer }
+  | { op: 'compressed'; job: number; codecs: Uint8Array; ends: Uint32Array; block: ArrayBuffer }
   | { op: 'decoded'; job: number; out: ArrayBuffer; ab: ArrayBuffer; length: number; bad: number }
   | { op: 'error'; job: number; message: string };
 
@@ -34,7 +34,7 @@ const BUDGET = 32 * 1024 * 1024;
 /** Buffers below this size are not recycled (V8 handles small ones well). */
 const MIN_POOLED = 64 * 1024;
 /** At most this many bytes of spare buffers are kept. */
-const SPARE_LIMIT = 16 * 1024 * 1024;
+const SPARE_LIMIT = BUDGET + 8 * 1024 * 1024;
 
 /** Buffers are allocated in power-of-two sizes from 64 KiB, so they can be reused. */
 function sizeClass(bytes: number): number {
@@ -165,33 +165,27 @@ export class ChunkPool {
     return { job, ids };
   }
 
-  /** Compresses the chunks `which` (indexes) of a hashed block and releases the block. */
-  async compress(job: number, which: number[], level: number): Promise<EncodedChunk[]> {
+  /**
+   * Compresses the chunks `which` (indexes) of a hashed block. Their stored forms come back
+   * packed at the start of the block: recycle() `block` once they are written (or dropped).
+   */
+  async compress(job: number, which: number[], level: number): Promise<{ chunks: EncodedChunk[]; block: ArrayBuffer }> {
     const slot = this.jobSlot.get(job);
     const shape = this.jobShape.get(job);
     if (!slot || !shape) throw new Error(`unknown block ${job}`);
     this.jobSlot.delete(job);
     this.jobShape.delete(job);
-    const { len, chunkSize } = shape;
     if (!this.slots.includes(slot)) throw new Error('chunk worker died');
     const r = await this.send(slot, { op: 'compress', job, which, level }, []);
     if (r.op !== 'compressed') throw new Error(`unexpected reply ${r.op}`);
-    const out = Buffer.from(r.out);
     const block = Buffer.from(r.block);
     let start = 0;
-    let rawUsed = false;
     const chunks = which.map((index, k): EncodedChunk => {
-      if (r.codecs[k] === 0) {
-        rawUsed = true;
-        return { index, codec: 0, bytes: block.subarray(index * chunkSize, Math.min((index + 1) * chunkSize, len)) };
-      }
-      const bytes = out.subarray(start, r.ends[k]);
+      const bytes = block.subarray(start, r.ends[k]);
       start = r.ends[k];
-      return { index, codec: 1, bytes };
+      return { index, codec: r.codecs[k] as Codec, bytes };
     });
-    // Why not recycle a block that raw chunks point into: the pack writer still holds them.
-    if (!rawUsed) this.recycle(r.block);
-    return chunks;
+    return { chunks, block: r.block };
   }
 
   /**

@@ -39,22 +39,20 @@ port.on('message', (m: WorkerRequest) => {
       const block = Buffer.from(h.ab, 0, h.len);
       const codecs = new Uint8Array(m.which.length);
       const ends = new Uint32Array(m.which.length);
-      let cap = 0;
-      for (const i of m.which) cap += compressBound(Math.min(h.chunkSize, h.len - i * h.chunkSize));
-      if (scratch.length < cap) scratch = Buffer.allocUnsafeSlow(cap);
+      if (scratch.length < compressBound(h.chunkSize)) scratch = Buffer.allocUnsafeSlow(compressBound(h.chunkSize));
+      // The stored form of each chosen chunk is written back into the block, packed from its
+      // start: chunks are taken in order and a stored form is never longer than its chunk, so
+      // nothing is overwritten before it is read. Why: a fresh output buffer per block made the
+      // main thread collect garbage every 50 ms (external memory) and touch new pages.
       let o = 0;
       m.which.forEach((i, k) => {
-        const raw = block.subarray(i * h.chunkSize, Math.min((i + 1) * h.chunkSize, h.len));
-        // Raw chunks are not copied: the main thread takes them from the block it gets back.
-        const n = raw.length >= 64 ? cctx.compress(scratch.subarray(o), raw, m.level) : raw.length;
-        if (worthCompressing(raw.length, n)) { codecs[k] = 1; o += n; }
+        const start = i * h.chunkSize;
+        const raw = block.subarray(start, Math.min(start + h.chunkSize, h.len));
+        const n = raw.length >= 64 ? cctx.compress(scratch, raw, m.level) : raw.length;
+        if (worthCompressing(raw.length, n)) { codecs[k] = 1; scratch.copy(block, o, 0, n); o += n; } else { block.copy(block, o, start, start + raw.length); o += raw.length; }
         ends[k] = o;
       });
-      // Why a scratch buffer and an exact copy: a fresh buffer of the bound per block costs page
-      // faults here and makes the main thread collect garbage for memory it never uses.
-      const out = new ArrayBuffer(o);
-      scratch.copy(Buffer.from(out), 0, 0, o);
-      reply({ op: 'compressed', job: m.job, out, codecs, ends, block: h.ab }, [out, h.ab]);
+      reply({ op: 'compressed', job: m.job, codecs, ends, block: h.ab }, [h.ab]);
     } else if (m.op === 'decode') {
       // A run of stored records: decompress each into one contiguous buffer and check its id.
       const src = Buffer.from(m.ab);

@@ -336,14 +336,15 @@ export class PackStore implements ObjectStore {
   /**
    * Stores objects encoded by the chunk pool, which computed their ids from the raw bytes: no
    * second decode. Seen by has() at once, so a concurrent duplicate is not stored twice.
-   * One step of the write queue for a block's worth of objects.
+   * One step of the write queue for a block's worth of objects; resolves once their bytes are
+   * written to the pack file, so the caller may reuse the buffers they lie in.
    */
   putTrustedMany(objs: { id: string; type: ObjectType; codec: Codec; size: number; bytes: Buffer }[]): Promise<void> {
     const fresh = objs.filter((o) => { if (this.has(o.id)) { this.stats.dedupedObjects++; return false; } return true; });
     if (fresh.length === 0) return Promise.resolve();
     const p = this.serialWrite(async () => {
       for (const o of fresh) await this.append(o.id, o.type, o.codec, o.size, o.bytes, false);
-      if (this.writer?.needsDrain) await this.writer.drain();
+      await this.writer?.drain();
     });
     const ids = p.then(() => '');
     for (const o of fresh) this.inflight.set(o.id, ids);

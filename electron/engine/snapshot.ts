@@ -111,14 +111,18 @@ export async function snapshotDir(rootDir: string, opts: SnapshotOptions): Promi
       const { job, ids } = await pool.hash(ab, len, chunkSize);
       const which: number[] = [];
       if (store) for (let i = 0; i < ids.length; i++) if (!pending.has(ids[i]) && !store.has(ids[i])) { pending.add(ids[i]); which.push(i); }
-      const encoded = await pool.compress(job, which, level);
-      if (!store || encoded.length === 0) return ids;
-      const objs = encoded.map((c) => ({ id: ids[c.index], type: 'chunk' as const, codec: c.codec, size: Math.min(chunkSize, len - c.index * chunkSize), bytes: c.bytes }));
-      const stored = store.putTrustedMany ? store.putTrustedMany(objs) : Promise.all(objs.map(async (o) => store.put('chunk', await decode(o.codec, o.bytes), o.id)));
-      for (const o of objs) pending.delete(o.id);
-      // Why wait: the block's reservation also bounds compressed bytes queued for the pack file.
-      await stored;
-      return ids;
+      const { chunks: encoded, block: back } = await pool.compress(job, which, level);
+      try {
+        if (!store || encoded.length === 0) return ids;
+        const objs = encoded.map((c) => ({ id: ids[c.index], type: 'chunk' as const, codec: c.codec, size: Math.min(chunkSize, len - c.index * chunkSize), bytes: c.bytes }));
+        const stored = store.putTrustedMany ? store.putTrustedMany(objs) : Promise.all(objs.map(async (o) => store.put('chunk', await decode(o.codec, o.bytes), o.id)));
+        for (const o of objs) pending.delete(o.id);
+        // Why wait: the stored bytes live in the block, which is reused once they are written.
+        await stored;
+        return ids;
+      } finally {
+        pool.recycle(back);
+      }
     } finally {
       pool.release(reserved);
     }
