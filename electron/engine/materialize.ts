@@ -11,8 +11,8 @@ import { crashPoint } from './crash';
 import { chunkPool } from './chunk-pool';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-/** Chunks read and written together (one pread, one writev): 2 MiB at 32 KiB chunks. */
-const RUN_CHUNKS = 64;
+/** Bytes of consecutive chunks read and written together (one pread, one write). */
+const RUN_BYTES = 2 * 1024 * 1024;
 /** Runs in flight per file (decompressed and verified by the worker pool; written one at a time). */
 const RUN_WINDOW = 4;
 /** Files written at once. */
@@ -58,6 +58,12 @@ async function limit<T>(items: T[], n: number, fn: (t: T) => Promise<void>): Pro
 export async function materialize(store: ObjectStore, root: SubdotRoot, dest: string, opts: MaterializeOptions): Promise<[string, string[]][]> {
   const load = treeLoader(store);
   const zeroId = objectId('chunk', Buffer.alloc(opts.chunkSize));
+  /** Raw size of a chunk, from the store's index. */
+  const sizeOf = (id: string): number => {
+    const info = store.info(id);
+    if (!info) throw new DmError('OBJECT_MISSING', `Object ${id.slice(0, 12)} is missing from the store.`, 'Run "dm verify" to see what is affected.', { id });
+    return info.size;
+  };
   const files: { abs: string; rel: string; e: Extract<TreeEntry, { type: 'file' }> }[] = [];
   const links: { abs: string; e: Extract<TreeEntry, { type: 'hardlink' }> }[] = [];
   const dirs: { abs: string; m: Meta }[] = [];
@@ -91,14 +97,22 @@ export async function materialize(store: ObjectStore, root: SubdotRoot, dest: st
         return;
       }
     }
+    // Where each chunk goes: after the chunks before it, whatever size they have (a commit
+    // pulled from a store with another chunk size is placed right).
+    const offsets = new Array<number>(e.chunks.length + 1);
+    offsets[0] = 0;
+    for (let i = 0; i < e.chunks.length; i++) offsets[i + 1] = offsets[i] + sizeOf(e.chunks[i]);
+    if (offsets[e.chunks.length] !== e.size) {
+      throw new DmError('STORE_CORRUPT', `The chunks of ${rel} add up to ${offsets[e.chunks.length]} bytes, not the ${e.size} its tree records.`, 'Run "dm verify"; restore the state from a hub or bundle if you have one.');
+    }
     const fh = await fsp.open(abs, 'wx', 0o600);
     try {
-      // Runs of consecutive non-zero chunks, read together and written with one writev each.
+      // Runs of consecutive non-zero chunks, read together and written with one write each.
       const runs: [number, number][] = [];
       for (let i = 0; i < e.chunks.length; i++) {
         if (e.chunks[i] === zeroId) continue;
         const last = runs.at(-1);
-        if (last && last[1] === i && i - last[0] < RUN_CHUNKS) last[1] = i + 1; else runs.push([i, i + 1]);
+        if (last && last[1] === i && offsets[i + 1] - offsets[last[0]] <= RUN_BYTES) last[1] = i + 1; else runs.push([i, i + 1]);
       }
       let writes: Promise<void> = Promise.resolve();
       await limit(runs, RUN_WINDOW, async ([a, b]) => {
@@ -108,7 +122,7 @@ export async function materialize(store: ObjectStore, root: SubdotRoot, dest: st
           // Why one write at a time per file: concurrent writes to one inode contend for its lock.
           const written = writes.then(async () => {
             for (const { at, data } of pieces) {
-              await fh.write(data, 0, data.length, (a + at) * opts.chunkSize);
+              await fh.write(data, 0, data.length, offsets[a + at]);
               opts.onBytes?.(data.length);
             }
           });
@@ -121,7 +135,7 @@ export async function materialize(store: ObjectStore, root: SubdotRoot, dest: st
           return;
         }
         const datas = await Promise.all(ids.map((id) => store.get(id)));
-        await fh.writev(datas, a * opts.chunkSize);
+        await fh.writev(datas, offsets[a]);
         opts.onBytes?.(datas.reduce((n, d) => n + d.length, 0));
       });
       // Why truncate: all-zero chunks are not written (sparse), so the length is set explicitly.

@@ -4,7 +4,8 @@
  */
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { Hub, startHub, signup, storeWithRemote, dm, dmOk, writeData, readData, random, request } from './helpers';
+import * as path from 'node:path';
+import { Hub, startHub, signup, storeWithRemote, dm, dmOk, writeData, readData, random, request, tmp } from './helpers';
 
 let hub: Hub;
 let aliceKey: string, bobKey: string, carolKey: string;
@@ -51,6 +52,22 @@ test('push, clone on a second store, pull a new commit', async () => {
   assert.equal(verify.code, 0, verify.stdout + verify.stderr);
   // Progress with bytes and rate went to stderr (not a terminal: one line per phase).
   assert.match(clone.stderr, /\[clone\] receiving [\d.]+ [KM]iB/);
+});
+
+test('a state committed in a store with other chunk sizes clones and checks out byte for byte', async () => {
+  // The pushing store was created with 16 KiB chunks; the cloning store uses the default size.
+  const a = path.join(tmp('dm-store-'), 'store');
+  await dmOk(a, ['remote', 'add', 'hub', `alice@127.0.0.1:${hub.port}`], { DM_API_KEY: aliceKey, DM_CHUNK_SIZE: '16384' });
+  await dmOk(a, ['init', 'mixed']);
+  const blob = random(1024 * 1024 + 1000);
+  await writeData(a, 'mixed', 'db', 'data.bin', blob);
+  await dmOk(a, ['commit', '-m', 'small chunks']);
+  await dmOk(a, ['push', 'hub', 'mixed']);
+  const b = await storeWithRemote(hub, aliceKey, 'alice');
+  await dmOk(b, ['clone', 'hub', 'alice/mixed']);
+  assert.deepEqual(await readData(b, 'mixed', 'db', 'data.bin'), blob);
+  const verify = await dm(b, ['verify']);
+  assert.equal(verify.code, 0, verify.stdout + verify.stderr);
 });
 
 test('pull refuses to overwrite uncommitted work; --force sets it aside and undo restores it', async () => {
