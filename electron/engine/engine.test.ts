@@ -229,7 +229,7 @@ test('unchanged files are not re-read on commit (stat cache); a changed page sto
     await e.createDot('pg');
     const dir = await e.workDir('pg', 'db', { create: true });
     const rel = path.join(dir, 'base/16384/16397');
-    await write(rel, randomBytes(8 * 1024 * 1024));
+    await write(rel, randomBytes(32 * 1024 * 1024));
     // Why backdate: files modified within the last 2 s are never trusted from the cache.
     const old = new Date(Date.now() - 60_000);
     await fsp.utimes(rel, old, old);
@@ -240,12 +240,12 @@ test('unchanged files are not re-read on commit (stat cache); a changed page sto
     assert.equal(again.readFiles, 0, 'no file re-read when nothing changed');
     // Change three 8 KiB pages in place, as PostgreSQL does.
     const fh = await fsp.open(rel, 'r+');
-    for (const off of [0, 3 * 1024 * 1024, 7 * 1024 * 1024]) await fh.write(randomBytes(8192), 0, 8192, off);
+    for (const off of [0, 9 * 1024 * 1024, 27 * 1024 * 1024]) await fh.write(randomBytes(8192), 0, 8192, off);
     await fh.close();
     const before = { ...e.objects.stats };
     await commit(e, 'pg', { message: 'v2' });
     const stored = e.objects.stats.newRawBytes - before.newRawBytes;
-    assert.ok(stored < 8 * 1024 * 1024 / 20, `stored ${stored} bytes for 3 changed pages of an 8 MiB file`);
+    assert.ok(stored < 32 * 1024 * 1024 / 20, `stored ${stored} bytes for 3 changed pages of a 32 MiB file`);
   } finally { await done(); }
 });
 

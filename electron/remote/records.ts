@@ -11,7 +11,7 @@ export interface WireObject { type: ObjectType; id: string; codec: Codec; size: 
 
 /** Length of a record header. */
 export const RECORD_HEADER = 1 + ID_BYTES + 1 + 4 + 4;
-/** Largest object accepted from outside (chunks are 32 KiB; trees of huge directories are bigger). */
+/** Largest object accepted from outside (chunks are 256 KiB by default; trees of huge directories are bigger). */
 export const MAX_OBJECT_BYTES = 64 * 1024 * 1024;
 
 /** Serializes one record header (the stored bytes follow it). */

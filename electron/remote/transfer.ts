@@ -209,6 +209,7 @@ export async function fetchObjects(engine: Engine, client: HubClient, owner: str
   const load = async (id: string) => mem.get(id)?.data ?? engine.objects.get(id);
   for (const id of need) await validateCommit(load, id);
   const chunks = [...chunkSet].filter((c) => !engine.objects.has(c));
+  onProgress?.({ op, phase: 'negotiating', doneBytes: received, message: `${chunks.length} chunks` });
   for (let i = 0; i < chunks.length; i += FETCH_IDS) {
     for await (const o of fetched(client, owner, dot, chunks.slice(i, i + FETCH_IDS), onBytes)) {
       if (o.type !== 'chunk') throw new DmError('STORE_CORRUPT', `${o.id.slice(0, 12)} is not a chunk.`);

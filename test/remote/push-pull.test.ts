@@ -5,6 +5,7 @@
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
+import { DEFAULT_CHUNK_SIZE } from '../../electron/engine/store';
 import { Hub, startHub, signup, storeWithRemote, dm, dmOk, writeData, readData, random, request, tmp } from './helpers';
 
 let hub: Hub;
@@ -110,7 +111,7 @@ test('pushing a second branch sends only its new chunks (bytes measured)', async
   // Random data does not compress: the new chunks are the new file, nothing of base.bin.
   assert.ok(s.chunkBytes >= added && s.chunkBytes < added + 4096, `chunk bytes ${s.chunkBytes} vs new data ${added}`);
   assert.ok(s.bytes < added + 32 * 1024, `sent ${s.bytes} bytes for ${added} new bytes`);
-  assert.equal(s.chunks, added / (32 * 1024));
+  assert.equal(s.chunks, added / DEFAULT_CHUNK_SIZE);
   // The other branches stay local unless pushed: the hub has master and feature only.
   const info = await request(hub.port, 'GET', '/api/v1/dots/alice/big', { key: aliceKey });
   assert.deepEqual(Object.keys(info.json.branches).sort(), ['feature', 'master']);
@@ -140,18 +141,21 @@ test('a push killed half way resumes without resending what arrived', async () =
 test('a clone killed half way resumes without fetching again what was stored', async () => {
   const a = await storeWithRemote(hub, aliceKey, 'alice');
   await dmOk(a, ['init', 'pullresume']);
-  const total = 8 * 1024 * 1024;
+  const total = 16 * 1024 * 1024;
   await writeData(a, 'pullresume', 'db', 'blob.bin', random(total));
-  await dmOk(a, ['commit', '-m', 'eight megabytes']);
+  await dmOk(a, ['commit', '-m', 'sixteen megabytes']);
   await dmOk(a, ['push', 'hub', 'pullresume']);
   const b = await storeWithRemote(hub, aliceKey, 'alice');
-  const env = { DM_FETCH_IDS: '32' };
+  const ids = 4;
+  const env = { DM_FETCH_IDS: String(ids) };
   const killed = await dm(b, ['clone', 'hub', 'alice/pullresume'], { ...env, DM_TEST_KILL_AFTER_BATCHES: '3' });
   assert.equal(killed.signal, 'SIGKILL', killed.stderr);
   assert.equal((await dmOk(b, ['list', '--json'])).json.length, 0, 'no half dot appears');
   const again = await dmOk(b, ['clone', 'hub', 'alice/pullresume', '--json'], env);
   const got = again.json.stats.chunkBytes;
-  assert.ok(got <= total - 3 * 32 * 32768 + 4096, `resumed clone fetched ${got} chunk bytes; ${3 * 32 * 32768} were stored before the kill`);
+  const before = 3 * ids * DEFAULT_CHUNK_SIZE;
+  assert.ok(before < total / 2, 'the kill comes before half the data arrived');
+  assert.ok(got <= total - before + 4096, `resumed clone fetched ${got} chunk bytes; ${before} were stored before the kill`);
   assert.deepEqual(await readData(b, 'pullresume', 'db', 'blob.bin'), await readData(a, 'pullresume', 'db', 'blob.bin'));
   assert.equal((await dm(b, ['verify'])).code, 0);
 });
