@@ -368,3 +368,45 @@ test('identical chunks read at the same time by the worker pool are stored once,
     assert.equal((await verify(e)).ok, true);
   } finally { await done(); }
 });
+
+test('trees a commit reuses from the stat cache are exactly the trees a full read builds', async () => {
+  const { e, done } = await fresh();
+  try {
+    await e.createDot('app');
+    const dir = await e.workDir('app', 'db', { create: true });
+    await write(path.join(dir, 'a/b/one'), 'one');
+    await write(path.join(dir, 'a/b/two'), randomBytes(300 * 1024));
+    await write(path.join(dir, 'a/c/three'), 'three');
+    await write(path.join(dir, 'top'), 'top');
+    await fsp.symlink('a/b/one', path.join(dir, 'link'));
+    await fsp.link(path.join(dir, 'a/b/one'), path.join(dir, 'a/c/hard'));
+    await fsp.mkdir(path.join(dir, 'empty'));
+    const old = new Date(Date.now() - 60_000);
+    const backdate = async () => { for (const f of ['a/b/one', 'a/b/two', 'a/c/three', 'top']) await fsp.utimes(path.join(dir, f), old, old).catch(() => {}); };
+    await backdate();
+    // What a full read (no cache) gives for the directory as it is now.
+    const full = async () => (await snapshotDir(dir, { chunkSize: e.chunkSize, store: null })).root.tree;
+    const treeOf = async (id: string) => (await e.readCommit(id)).subdots.db.tree;
+
+    const v1 = await commit(e, 'app', { message: 'v1' });
+    assert.equal(await treeOf(v1.id), await full());
+    // One file changes deep down and a directory appears: the commit after it, and a no-op
+    // commit that reuses every tree, both record what a full read sees.
+    await write(path.join(dir, 'a/b/two'), randomBytes(300 * 1024));
+    await write(path.join(dir, 'a/new/x'), 'x');
+    await backdate();
+    await fsp.utimes(path.join(dir, 'a/new/x'), old, old);
+    const v2 = await commit(e, 'app', { message: 'v2' });
+    assert.equal(await treeOf(v2.id), await full());
+    assert.notEqual(await treeOf(v2.id), await treeOf(v1.id));
+    const v3 = await commit(e, 'app', { message: 'no-op' });
+    assert.equal(await treeOf(v3.id), await treeOf(v2.id));
+    // A directory's mode change alone (nothing to read) must not reuse the old trees.
+    await fsp.chmod(path.join(dir, 'a/c'), 0o700);
+    const v4 = await commit(e, 'app', { message: 'chmod' });
+    assert.equal(await treeOf(v4.id), await full());
+    assert.notEqual(await treeOf(v4.id), await treeOf(v3.id));
+    await checkout(e, 'app', 'copy', { create: true });
+    assert.equal((await verify(e)).ok, true);
+  } finally { await done(); }
+});

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import { promises as fsp, BigIntStats } from 'node:fs';
 import * as path from 'node:path';
+import { createHash } from 'node:crypto';
 import { DmError } from '../contract/errors';
 import { ObjectStore, objectId } from './objects';
 import { chunkPool, BLOCK_SIZE } from './chunk-pool';
@@ -8,8 +9,15 @@ import { decode } from './compress';
 import { Tree, TreeEntry, SubdotRoot, encodeTree } from './model';
 
 /** What we knew about a file when we last read it: if its stat is unchanged, its chunks are too. */
-export interface StatCacheEntry { size: number; mtime: string; ctime: string; ino: string; mode: number; uid: number; gid: number; chunks: string[] }
-/** Path (relative to the subdot root) -> cache entry. Rebuildable: losing it only costs re-reading. */
+export interface StatCacheEntry {
+  size: number; mtime: string; ctime: string; ino: string; mode: number; uid: number; gid: number; chunks: string[];
+  /** Directory records only (keys ending in "/", the root is "/"): the tree last built for it and a hash of what it was built from. */
+  tree?: string; fp?: string;
+}
+/**
+ * Path (relative to the subdot root) -> cache entry; a directory's record is under its path plus
+ * "/". Rebuildable: losing it only costs re-reading files and re-encoding trees.
+ */
 export type StatCache = Map<string, StatCacheEntry>;
 
 /** Progress of a long operation (commit, checkout, transfer). */
@@ -228,8 +236,11 @@ export async function snapshotDir(rootDir: string, opts: SnapshotOptions): Promi
 
   const walk = async (absDir: string, relDir: string): Promise<string> => {
     const entries: (TreeEntry | Promise<TreeEntry>)[] = [];
+    // What the tree is built from: names, stats as the next commit will see them, subtrees, link
+    // targets. When it matches the last commit's, that tree is reused without encoding it again.
+    const fp: (string | Promise<string>)[] | null = store ? [] : null;
     for (const name of sortedNames(absDir)) {
-      const abs = path.join(absDir, name);
+      const abs = absDir + '/' + name;
       const rel = relDir ? relDir + '/' + name : name;
       // Why synchronous: an lstat answered from the inode cache takes microseconds, a promise
       // round trip through the thread pool far longer (3,000 files: 0.3 s of a no-op commit).
@@ -238,15 +249,20 @@ export async function snapshotDir(rootDir: string, opts: SnapshotOptions): Promi
       const st = fs.lstatSync(abs, { bigint: true, throwIfNoEntry: false });
       if (!st) continue;
       const meta = metaOf(st);
+      const m = `${name}\0${meta.mode}\0${meta.uid}\0${meta.gid}\0${meta.mtime}`;
       if (st.isDirectory()) {
-        entries.push({ name, type: 'dir', ...meta, tree: await walk(abs, rel) });
+        const tree = await walk(abs, rel);
+        fp?.push('d' + m + '\0' + tree);
+        entries.push({ name, type: 'dir', ...meta, tree });
       } else if (st.isSymbolicLink()) {
-        entries.push({ name, type: 'symlink', ...meta, target: fs.readlinkSync(abs) });
+        const target = fs.readlinkSync(abs);
+        fp?.push('l' + m + '\0' + target);
+        entries.push({ name, type: 'symlink', ...meta, target });
       } else if (st.isFile()) {
         if (st.nlink > 1n) {
           const key = `${st.dev}:${st.ino}`;
           const first = inodes.get(key);
-          if (first !== undefined) { entries.push({ name, type: 'hardlink', link: first }); continue; }
+          if (first !== undefined) { fp?.push(`h${name}\0${first}`); entries.push({ name, type: 'hardlink', link: first }); continue; }
           inodes.set(key, rel);
         }
         const size = Number(st.size);
@@ -256,21 +272,32 @@ export async function snapshotDir(rootDir: string, opts: SnapshotOptions): Promi
           if (!racy) cache.set(rel, old!);
           files_++;
           bytes += size;
+          fp?.push(`f${m}\0${size}\0${st.ctimeNs}\0${st.ino}\0${old!.chunks.length}`);
           entries.push({ name, type: 'file', ...meta, size, chunks: old!.chunks });
         } else {
           const e = fileEntry(abs, rel, name, st);
           e.catch(() => {});
+          // Why the chunk ids of a file that was read: its stat may match the last commit's while
+          // its content changed within the same clock tick (a racy file is read every time).
+          fp?.push(e.then((t) => `F${m}\0${size}\0${st.ctimeNs}\0${st.ino}\0${(t as { chunks: string[] }).chunks.join('')}`));
           tasks.push(e);
           entries.push(e);
         }
       } else if (st.isFIFO()) {
+        fp?.push('p' + m);
         entries.push({ name, type: 'fifo', ...meta });
       } else {
         // Sockets and device nodes are runtime objects, not data: skipped and reported.
         skipped.push(rel);
       }
     }
-    return putTree({ v: 1, entries: await Promise.all(entries) });
+    const key = relDir + '/';
+    const hash = fp && createHash('sha256').update((await Promise.all(fp)).join('\n')).digest('base64');
+    const last = hash ? oldCache.get(key) : undefined;
+    if (last?.tree && last.fp === hash && store!.has(last.tree)) { cache.set(key, last); return last.tree; }
+    const tree = await putTree({ v: 1, entries: await Promise.all(entries) });
+    if (hash) cache.set(key, { size: 0, mtime: '', ctime: '', ino: '', mode: 0, uid: 0, gid: 0, chunks: [], tree, fp: hash });
+    return tree;
   };
 
   const rootSt = await fsp.lstat(rootDir, { bigint: true });
@@ -286,12 +313,7 @@ export async function snapshotDir(rootDir: string, opts: SnapshotOptions): Promi
   return { root: { ...metaOf(rootSt), tree, files: files_, bytes }, trees, cache, readFiles, readBytes, skipped };
 }
 
-/** Serializes a stat cache for disk. */
-export function encodeCache(c: StatCache): string {
-  return JSON.stringify({ v: 1, entries: [...c] });
-}
-
-/** Parses a stat cache; a damaged cache is simply empty (it is rebuildable). */
+/** Parses a stat cache of the first format (a JSON string per subdot); a damaged cache is simply empty (it is rebuildable). */
 export function decodeCache(s: string | undefined): StatCache {
   if (!s) return new Map();
   try {

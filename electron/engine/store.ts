@@ -10,7 +10,7 @@ import { PackStore } from './pack-store';
 import { StoreLock } from './lock';
 import { atomicWrite, atomicSymlink, appendLine, readIfExists, isNotFound, exists, mkdirp } from './fsutil';
 import { Commit, decodeCommit, encodeCommit } from './model';
-import { StatCache, encodeCache, decodeCache } from './snapshot';
+import { StatCache, StatCacheEntry, decodeCache } from './snapshot';
 import { isObjectId } from './objects';
 import { crashPoint } from './crash';
 
@@ -329,17 +329,22 @@ export class Engine {
     if (!s) return out;
     try {
       const j = JSON.parse(s);
-      for (const [k, v] of Object.entries(j)) out[k] = decodeCache(v as string);
+      if (j?.v === 2 && j.subdots && typeof j.subdots === 'object') {
+        for (const [k, v] of Object.entries(j.subdots)) if (Array.isArray(v)) out[k] = new Map(v as [string, StatCacheEntry][]);
+      } else {
+        // Caches written before 2026-11-22: one JSON string per subdot.
+        for (const [k, v] of Object.entries(j)) out[k] = decodeCache(v as string);
+      }
     } catch { /* rebuildable */ }
     return out;
   }
 
-  /** Saves the stat cache of a gen. */
+  /** Saves the stat cache of a gen (one JSON document: parsing it is part of every commit). */
   async writeCache(dot: string, gen: string, caches: Record<string, StatCache>): Promise<void> {
-    const j: Record<string, string> = {};
-    for (const [k, v] of Object.entries(caches)) j[k] = encodeCache(v);
+    const subdots: Record<string, [string, StatCacheEntry][]> = {};
+    for (const [k, v] of Object.entries(caches)) subdots[k] = [...v];
     await mkdirp(path.join(this.dotDir(dot), 'cache'));
-    await atomicWrite(this.cachePath(dot, gen), JSON.stringify(j));
+    await atomicWrite(this.cachePath(dot, gen), JSON.stringify({ v: 2, subdots }));
   }
 
   // ---- commits -----------------------------------------------------------------------------
