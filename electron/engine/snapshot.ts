@@ -1,6 +1,5 @@
 import * as fs from 'node:fs';
 import { promises as fsp, BigIntStats } from 'node:fs';
-import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import { DmError } from '../contract/errors';
 import { ObjectStore, objectId } from './objects';
