@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { DmError, toErrorInfo } from '../contract/errors';
 import { DotdeskService } from '../service/service';
 import { createService } from '../service/create';
-import { serveCommands, SERVE_VALUED } from './serve';
+import { SERVE_VALUED } from './serve-args';
 import { parseArgs, has } from './args';
 import { commands, VALUED, askTerminal, Ctx, Command } from './commands';
 import { ProgressPrinter } from './progress';
@@ -32,7 +32,12 @@ Usage: dm COMMAND [options]
 Global: --dot DOT (or -D DOT) picks the dot; --json on every reading command; DM_HOME sets the store.`;
 
 /** Extra commands registered by other layers (Docker, remotes). */
-export const extraCommands: Record<string, Command> = { ...serveCommands, ...remoteCommands };
+export const extraCommands: Record<string, Command> = {
+  // Why required on use: the volume driver and web bridge behind it cost every other command 20 ms to load.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  serve: (ctx, p) => (require('./serve') as typeof import('./serve')).serveCommands.serve(ctx, p),
+  ...remoteCommands,
+};
 
 /** Runs the CLI; returns the exit code (0 ok, 1 failure, 2 usage). */
 export async function run(argv: string[], service?: DotdeskService): Promise<number> {

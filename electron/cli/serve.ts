@@ -68,7 +68,7 @@ export async function startServe(opts: ServeOptions): Promise<RunningServe> {
 }
 
 /** Options of dm serve that take a value. */
-export const SERVE_VALUED = ['socket'];
+export { SERVE_VALUED } from './serve-args';
 
 /** `dm serve`: the long-running process behind Docker's `driver: dm`. */
 export const serveCommands: Record<string, Command> = {

@@ -4,7 +4,7 @@ import { validateName } from '../contract/names';
 import type { DotdeskApi, DotdeskEvent, CheckoutReport, ResetReport, CommitRequest } from '../contract/api';
 import type { ProgressEvent } from '../contract/models';
 import * as E from '../engine';
-import { RemoteService } from '../remote/remote-service';
+import type { RemoteService } from '../remote/remote-service';
 
 /** Hooks the Docker layer plugs into the service (the engine knows nothing of Docker). */
 export interface ContainerHooks {
@@ -180,7 +180,10 @@ export class DotdeskService implements DotdeskApi {
   private remoteSvc?: RemoteService;
   /** The remote part of the service (pull into a current branch stops containers through withStopped). */
   get remote(): RemoteService {
-    return (this.remoteSvc ??= new RemoteService(this.engine, this.progress, (dot, fn) => this.withStopped(dot, fn), (dot, reason) => this.changed(dot, reason)));
+    // Why required on use: hub client, transfers and bundles are not needed by local commands.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { RemoteService: Remote } = require('../remote/remote-service') as typeof import('../remote/remote-service');
+    return (this.remoteSvc ??= new Remote(this.engine, this.progress, (dot, fn) => this.withStopped(dot, fn), (dot, reason) => this.changed(dot, reason)));
   }
   async remotes() { return this.remote.remotes(); }
   async addRemote(name: string, spec: string, apiKey: string) { return this.remote.addRemote(name, spec, apiKey); }
