@@ -8,19 +8,21 @@ import type { ObjectType } from './objects';
 export type WorkerRequest =
   | { op: 'hash'; job: number; ab: ArrayBuffer; len: number; chunkSize: number }
   | { op: 'compress'; job: number; which: number[]; level: number }
-  | { op: 'decode'; job: number; ab: ArrayBuffer; out: ArrayBuffer; offsets: number[]; stored: number[]; sizes: number[]; codecs: number[]; types: ObjectType[]; ids: ArrayBuffer };
+  | { op: 'write'; job: number; pack: string; packOffset: number; packLen: number; offsets: number[]; stored: number[]; sizes: number[]; codecs: number[]; types: ObjectType[]; ids: ArrayBuffer; fd: number; position: number }
+  | { op: 'close'; job: number };
 
 /** Replies of a chunk worker. */
 export type WorkerReply =
   | { op: 'hashed'; job: number; ids: ArrayBuffer }
   | { op: 'compressed'; job: number; codecs: Uint8Array; ends: Uint32Array; block: ArrayBuffer }
-  | { op: 'decoded'; job: number; out: ArrayBuffer; ab: ArrayBuffer; length: number; bad: number }
-  | { op: 'error'; job: number; message: string };
+  | { op: 'wrote'; job: number; bad: number; truncated: boolean }
+  | { op: 'closed'; job: number }
+  | { op: 'error'; job: number; message: string; code?: string };
 
 /** One chunk after compression: the stored bytes and how they are encoded. */
 export interface EncodedChunk { index: number; codec: Codec; bytes: Buffer }
 
-/** A stored record to decode and verify (see decode()). */
+/** A stored record to decode and verify (see writeRun()). */
 export interface StoredRecord { id: string; type: ObjectType; codec: Codec; offset: number; stored: number; size: number }
 
 interface Slot { worker: Worker; jobs: number }
@@ -97,7 +99,7 @@ export class ChunkPool {
     this.waiting.delete(r.job);
     slot.jobs--;
     if (slot.jobs === 0) slot.worker.unref();
-    if (r.op === 'error') w.reject(new Error(r.message)); else w.resolve(r);
+    if (r.op === 'error') w.reject(Object.assign(new Error(r.message), { code: r.code })); else w.resolve(r);
   }
 
   private send(slot: Slot, m: WorkerRequest, transfer: ArrayBuffer[]): Promise<WorkerReply> {
@@ -189,26 +191,29 @@ export class ChunkPool {
   }
 
   /**
-   * Decompresses a run of records read from a pack in one piece (`ab`, from buffer(), handed
-   * over; offsets relative to it) and verifies each against its id. Returns their contents back
-   * to back in a buffer from buffer() (recycle() it after use), or the index of the first
-   * damaged record.
+   * Has a worker read a run of records lying back to back in `pack` (from `packOffset`, record
+   * offsets relative to it), decompress and verify each against its id, and write their contents
+   * back to back into the open file `fd` at `position`. Returns the index of the first damaged
+   * record (nothing is written then), or -1; `truncated` when the pack ends early.
    */
-  async decode(ab: ArrayBuffer, recs: StoredRecord[]): Promise<{ data: Buffer; bad: number }> {
+  async writeRun(pack: string, packOffset: number, packLen: number, recs: StoredRecord[], fd: number, position: number): Promise<{ bad: number; truncated: boolean }> {
     const slot = this.leastBusy();
     const job = this.nextJob++;
-    const ids = Buffer.allocUnsafeSlow(recs.length * 32);
+    const ids = Buffer.allocUnsafe(recs.length * 32);
     recs.forEach((r, k) => ids.write(r.id, k * 32, 'hex'));
-    const idsAb = ids.buffer as ArrayBuffer;
-    const out = this.buffer(recs.reduce((n, x) => n + x.size, 0));
+    const idsAb = ids.buffer.slice(ids.byteOffset, ids.byteOffset + ids.length) as ArrayBuffer;
     const r = await this.send(slot, {
-      op: 'decode', job, ab, out, ids: idsAb,
+      op: 'write', job, pack, packOffset, packLen, fd, position, ids: idsAb,
       offsets: recs.map((x) => x.offset), stored: recs.map((x) => x.stored), sizes: recs.map((x) => x.size),
       codecs: recs.map((x) => x.codec), types: recs.map((x) => x.type),
-    }, [ab, out, idsAb]);
-    if (r.op !== 'decoded') throw new Error(`unexpected reply ${r.op}`);
-    this.recycle(r.ab);
-    return { data: Buffer.from(r.out, 0, r.length), bad: r.bad };
+    }, [idsAb]);
+    if (r.op !== 'wrote') throw new Error(`unexpected reply ${r.op}`);
+    return { bad: r.bad, truncated: r.truncated };
+  }
+
+  /** Has every worker close the pack files it keeps open (gc is about to remove packs). */
+  async closePacks(): Promise<void> {
+    await Promise.all(this.slots.map((slot) => this.send(slot, { op: 'close', job: this.nextJob++ }, []).catch(() => undefined)));
   }
 
   /** Stops the workers (pending jobs are rejected). */

@@ -3,6 +3,7 @@
  * verifies blocks of chunks so the main thread only reads, writes and keeps the index.
  * Messages and their replies are described by the types in chunk-pool.ts.
  */
+import * as fs from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { CCtx, DCtx, compressBound } from 'zstd-napi/binding';
 import type { WorkerRequest, WorkerReply } from './chunk-pool';
@@ -17,6 +18,34 @@ const held = new Map<number, { ab: ArrayBuffer; len: number; chunkSize: number }
 const cctx = new CCtx();
 const dctx = new DCtx();
 let scratch = Buffer.allocUnsafeSlow(0);
+/** Growable buffers for reading pack runs and writing file runs (kept between jobs). */
+const bufs = { in: Buffer.allocUnsafeSlow(0), out: Buffer.allocUnsafeSlow(0) };
+function grow(which: 'in' | 'out', n: number): Buffer {
+  if (bufs[which].length < n) bufs[which] = Buffer.allocUnsafeSlow(Math.max(n, 2 * bufs[which].length));
+  return bufs[which];
+}
+/** Pack files open for reading (a few, most recently used last). */
+const packs = new Map<string, { fd: number; ino: number }>();
+function packFile(p: string): { fd: number } {
+  let f = packs.get(p);
+  if (f) {
+    packs.delete(p);
+    // Why check the inode: gc (here or in another process) may have replaced the pack by one
+    // with the same name, whose records lie elsewhere.
+    if (fs.statSync(p).ino === f.ino) { packs.set(p, f); return f; }
+    fs.closeSync(f.fd);
+  }
+  const fd = fs.openSync(p, 'r');
+  f = { fd, ino: fs.fstatSync(fd).ino };
+  packs.set(p, f);
+  if (packs.size > 16) { const [oldest, g] = packs.entries().next().value as [string, { fd: number; ino: number }]; packs.delete(oldest); fs.closeSync(g.fd); }
+  return f;
+}
+function readFully(fd: number, buf: Buffer, len: number, pos: number): number {
+  let got = 0;
+  while (got < len) { const n = fs.readSync(fd, buf, got, len - got, pos + got); if (n === 0) break; got += n; }
+  return got;
+}
 
 function reply(m: WorkerReply, transfer: ArrayBuffer[]): void {
   port!.postMessage(m, transfer);
@@ -53,17 +82,20 @@ port.on('message', (m: WorkerRequest) => {
         ends[k] = o;
       });
       reply({ op: 'compressed', job: m.job, codecs, ends, block: h.ab }, [h.ab]);
-    } else if (m.op === 'decode') {
-      // A run of stored records: decompress each into one contiguous buffer and check its id.
-      const src = Buffer.from(m.ab);
-      const view = Buffer.from(m.out);
+    } else if (m.op === 'write') {
+      // A run of records lying back to back in a pack: read them, decompress each into one
+      // buffer, check every id, then write the run into the file. The main thread only plans.
+      const { fd: packFd } = packFile(m.pack);
+      const src = grow('in', m.packLen);
+      if (readFully(packFd, src, m.packLen, m.packOffset) !== m.packLen) { reply({ op: 'wrote', job: m.job, bad: 0, truncated: true }, []); return; }
+      const total = m.sizes.reduce((a, b) => a + b, 0);
+      const out = grow('out', total);
       let o = 0;
       let bad = -1;
       for (let k = 0; k < m.sizes.length; k++) {
         const stored = src.subarray(m.offsets[k], m.offsets[k] + m.stored[k]);
         const size = m.sizes[k];
-        if (o + size > view.length) { bad = k; break; }
-        const dst = view.subarray(o, o + size);
+        const dst = out.subarray(o, o + size);
         if (m.codecs[k] === 1) {
           let n = -1;
           try { n = dctx.decompress(dst, stored); } catch { n = -1; }
@@ -75,9 +107,17 @@ port.on('message', (m: WorkerRequest) => {
         if (!objectIdBytes(m.types[k], dst).equals(Buffer.from(m.ids, k * 32, 32))) { bad = k; break; }
         o += size;
       }
-      reply({ op: 'decoded', job: m.job, out: m.out, ab: m.ab, length: o, bad }, [m.out, m.ab]);
+      if (bad < 0) {
+        let done = 0;
+        while (done < total) done += fs.writeSync(m.fd, out, done, total - done, m.position + done);
+      }
+      reply({ op: 'wrote', job: m.job, bad, truncated: false }, []);
+    } else if (m.op === 'close') {
+      for (const f of packs.values()) fs.closeSync(f.fd);
+      packs.clear();
+      reply({ op: 'closed', job: m.job }, []);
     }
   } catch (e) {
-    reply({ op: 'error', job: m.job, message: (e as Error).message }, []);
+    reply({ op: 'error', job: m.job, message: (e as Error).message, code: (e as NodeJS.ErrnoException).code }, []);
   }
 });

@@ -8,7 +8,6 @@ import { StatCache, cacheHit } from './snapshot';
 import { setTimesNs } from './native';
 import { DmError } from '../contract/errors';
 import { crashPoint } from './crash';
-import { chunkPool } from './chunk-pool';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 /** Bytes of consecutive chunks read and written together (one pread, one write). */
@@ -114,24 +113,11 @@ export async function materialize(store: ObjectStore, root: SubdotRoot, dest: st
         const last = runs.at(-1);
         if (last && last[1] === i && offsets[i + 1] - offsets[last[0]] <= RUN_BYTES) last[1] = i + 1; else runs.push([i, i + 1]);
       }
-      let writes: Promise<void> = Promise.resolve();
       await limit(runs, RUN_WINDOW, async ([a, b]) => {
         const ids = e.chunks.slice(a, b);
-        if (store.getPieces) {
-          const pieces = await store.getPieces(ids);
-          // Why one write at a time per file: concurrent writes to one inode contend for its lock.
-          const written = writes.then(async () => {
-            for (const { at, data } of pieces) {
-              await fh.write(data, 0, data.length, offsets[a + at]);
-              opts.onBytes?.(data.length);
-            }
-          });
-          writes = written.catch(() => {});
-          try {
-            await written;
-          } finally {
-            for (const p of pieces) if (p.pooled) chunkPool().recycle(p.data.buffer as ArrayBuffer);
-          }
+        if (store.writePieces) {
+          await store.writePieces(ids, fh.fd, offsets[a]);
+          opts.onBytes?.(offsets[b] - offsets[a]);
           return;
         }
         const datas = await Promise.all(ids.map((id) => store.get(id)));

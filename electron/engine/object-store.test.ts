@@ -73,7 +73,7 @@ test('PackStore: objects written by another process are found without reopening'
   } finally { await fsp.rm(dir, { recursive: true, force: true }); }
 });
 
-test('PackStore.getPieces: a run of chunks comes back whole from the worker pool; a flipped byte names the damaged chunk', async () => {
+test('PackStore.writePieces: the chunk workers write a run of chunks into a file whole; a flipped byte names the damaged chunk', async () => {
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'dm-pack-'));
   try {
     const s = await PackStore.open(dir, { level: 3 });
@@ -82,8 +82,12 @@ test('PackStore.getPieces: a run of chunks comes back whole from the worker pool
     const ids: string[] = [];
     for (const d of datas) ids.push(await s.put('chunk', d));
     await s.flush();
-    const pieces = await s.getPieces(ids);
-    assert.deepEqual(Buffer.concat(pieces.sort((a, b) => a.at - b.at).map((p) => p.data)), Buffer.concat(datas));
+    const out = path.join(dir, 'out.bin');
+    const fh = await fsp.open(out, 'w');
+    // At an offset, as checkout writes a run in the middle of a file.
+    await s.writePieces(ids, fh.fd, 1000);
+    await fh.close();
+    assert.deepEqual(await fsp.readFile(out), Buffer.concat([Buffer.alloc(1000), ...datas]));
     await s.close();
     const pack = path.join(dir, (await fsp.readdir(dir)).find((f) => f.endsWith('.pack'))!);
     const again = await PackStore.open(dir, { level: 3 });
@@ -92,7 +96,9 @@ test('PackStore.getPieces: a run of chunks comes back whole from the worker pool
     buf[loc.offset + 3] ^= 0x10;
     await fsp.chmod(pack, 0o644);
     await fsp.writeFile(pack, buf);
-    await assert.rejects(again.getPieces(ids), (e: any) => e.code === 'STORE_CORRUPT' && e.message.includes(ids[3].slice(0, 12)));
+    const fh2 = await fsp.open(out, 'w');
+    await assert.rejects(again.writePieces(ids, fh2.fd, 0), (e: any) => e.code === 'STORE_CORRUPT' && e.message.includes(ids[3].slice(0, 12)));
+    await fh2.close();
     await again.close();
   } finally { await fsp.rm(dir, { recursive: true, force: true }); }
 });

@@ -52,10 +52,10 @@ export interface ObjectStore {
   /** Stores an object (deduplicated) and returns its id. Durable only after flush(). */
   put(type: ObjectType, data: Uint8Array, knownId?: string): Promise<string>;
   /**
-   * Reads consecutive chunks as pieces of content, each with the index of its first chunk;
-   * `pooled` pieces go back to the chunk pool (chunkPool().recycle) once written.
+   * Writes consecutive chunks back to back into the open file `fd` from `position`, verifying
+   * each (stores that keep objects in packs do it in the chunk workers).
    */
-  getPieces?(ids: string[]): Promise<{ at: number; data: Buffer; pooled?: boolean }[]>;
+  writePieces?(ids: string[], fd: number, position: number): Promise<void>;
   /** Stores objects already encoded (codec 0 raw, 1 zstd) whose ids were computed from their raw bytes. */
   putTrustedMany?(objs: { id: string; type: ObjectType; codec: 0 | 1; size: number; bytes: Buffer }[]): Promise<void>;
   /** Makes every put so far durable (pack written, fsynced, renamed, indexed). */

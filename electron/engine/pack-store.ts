@@ -1,4 +1,4 @@
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, write as fsWrite } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
@@ -277,45 +277,47 @@ export class PackStore implements ObjectStore {
   }
 
   /**
-   * Reads consecutive chunks of a file for writing it out: records that lie back to back in a
-   * pack are read with one pread and decompressed and verified by the worker pool as one piece.
-   * Returns pieces of content with the index (in `ids`) of their first chunk.
+   * Writes consecutive chunks into the open file `fd` from `position` on: records that lie back
+   * to back in a pack are read, decompressed, verified and written by a worker of the pool as one
+   * run (the main thread only plans). Throws STORE_CORRUPT naming the first damaged chunk.
    */
-  async getPieces(ids: string[]): Promise<{ at: number; data: Buffer; pooled?: boolean }[]> {
+  async writePieces(ids: string[], fd: number, position: number): Promise<void> {
     const pool = chunkPool();
-    const jobs: Promise<{ at: number; data: Buffer; pooled?: boolean }>[] = [];
+    const jobs: Promise<void>[] = [];
+    let pos = position;
     let i = 0;
     while (i < ids.length) {
       const first = this.locate(ids[i]);
-      if (!first || (this.writer && first.pack === this.writer.tmpPath)) { const at = i; jobs.push(this.get(ids[i]).then((data) => ({ at, data }))); i++; continue; }
+      if (!first || (this.writer && first.pack === this.writer.tmpPath)) {
+        // Not in a complete pack yet (or unknown: get() reloads and names what is missing).
+        const at = pos;
+        jobs.push(this.get(ids[i]).then(async (data) => { let done = 0; while (done < data.length) done += (await writeAt(fd, data, done, at + done)); }));
+        pos += first?.size ?? 0;
+        i++;
+        continue;
+      }
       let j = i + 1;
       let end = first.offset + first.stored;
       const recs: StoredRecord[] = [{ id: ids[i], type: first.type, codec: first.codec, offset: 0, stored: first.stored, size: first.size }];
+      let bytes = first.size;
       while (j < ids.length && end - first.offset < 8 * 1024 * 1024) {
         const l = this.locate(ids[j]);
         if (!l || l.pack !== first.pack || l.offset !== end + REC_HEADER) break;
         recs.push({ id: ids[j], type: l.type, codec: l.codec, offset: l.offset - first.offset, stored: l.stored, size: l.size });
         end = l.offset + l.stored;
+        bytes += l.size;
         j++;
       }
-      const at = i;
-      jobs.push((async () => {
-        let fh: FileHandle;
-        try { fh = await this.handle(first.pack); } catch {
-          const datas = await Promise.all(ids.slice(at, at + recs.length).map((id) => this.get(id)));
-          return { at, data: Buffer.concat(datas) };
-        }
-        const len = end - first.offset;
-        const ab = pool.buffer(len);
-        const { bytesRead } = await fh.read(new Uint8Array(ab), 0, len, first.offset);
-        if (bytesRead !== len) { pool.recycle(ab); throw corrupt(ids[at], first, 'pack file is truncated'); }
-        const { data, bad } = await pool.decode(ab, recs);
-        if (bad >= 0) { pool.recycle(data.buffer as ArrayBuffer); throw corrupt(recs[bad].id, this.locate(recs[bad].id) ?? first, 'content does not match its hash'); }
-        return { at, data, pooled: true };
-      })());
+      jobs.push(pool.writeRun(first.pack, first.offset, end - first.offset, recs, fd, pos).then(({ bad, truncated }) => {
+        if (truncated) throw corrupt(recs[0].id, first, 'pack file is truncated');
+        if (bad >= 0) throw corrupt(recs[bad].id, this.locate(recs[bad].id) ?? first, 'content does not match its hash');
+      }));
+      pos += bytes;
       i = j;
     }
-    return Promise.all(jobs);
+    const results = await Promise.allSettled(jobs);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   put(type: ObjectType, data: Uint8Array, knownId?: string): Promise<string> {
@@ -425,6 +427,7 @@ export class PackStore implements ObjectStore {
   /** Removes the pack's files (gc only, under the exclusive lock). */
   async dropPack(pack: string): Promise<void> {
     crashPoint('gc:drop-pack');
+    await chunkPool().closePacks();
     const h = this.handles.get(pack);
     if (h) { this.handles.delete(pack); (await h).close().catch(() => {}); }
     await fsp.rm(pack.replace(/\.pack$/, '.idx'), { force: true });
@@ -494,6 +497,11 @@ export class PackStore implements ObjectStore {
     for (const h of this.handles.values()) (await h.catch(() => undefined))?.close().catch(() => {});
     this.handles.clear();
   }
+}
+
+/** pwrite through the thread pool; resolves to the bytes written. */
+function writeAt(fd: number, data: Buffer, offset: number, position: number): Promise<number> {
+  return new Promise((resolve, reject) => fsWrite(fd, data, offset, data.length - offset, position, (e, n) => (e ? reject(e) : resolve(n))));
 }
 
 function corrupt(id: string, loc: PackLoc, problem: string): DmError {
