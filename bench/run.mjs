@@ -131,8 +131,11 @@ function q(s) { return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${String(s).replace(/'
 /**
  * Runs one measured command under /usr/bin/time -f '%e %M'.
  * Wall time comes from our own clock (finer than %e); peak RSS from %M (KiB).
+ * First waits until free page reporting has gone quiet (settleMemory), so memory freed
+ * by earlier steps is handed back before the clock starts, whichever tool is next.
  */
 async function timed(cmd, args, opts = {}) {
+  await settleMemory();
   const tf = path.join(os.tmpdir(), `dotdesk-bench-time-${process.pid}-${crypto.randomBytes(4).toString('hex')}`);
   try {
     const busy0 = busyCpuSec();
@@ -186,6 +189,91 @@ async function warm(dirs) {
 async function prepare(inputDirs) {
   await warm(inputDirs);
   await syncDisks();
+}
+
+// ---------------------------------------------------------------- memory state
+//
+// On a VM with virtio free page reporting the guest hands freed memory back to the
+// hypervisor about 2 s after it is freed (more passes of 2 s for gigabytes). Pages
+// handed back are "cold": the first write into them faults in the hypervisor, and
+// writing new page-cache data into cold memory was measured 6-12x slower than into
+// memory freed a moment ago (dd of 1.8 GB: 4.4 s vs 0.35-0.8 s). A tool timed right
+// after a big deletion (or after another tool's exit) would write into hot pages and
+// look faster. So before every timed command we wait until reporting has gone quiet.
+// That is not the whole cure: part of freed page cache was still hot long after reporting
+// had stopped (cp -a of 1.9 GB after 35 s idle: 1.7 s, next copies 3-5 s), so the bench
+// also frees no big data between setup and its last timed command (restored trees are
+// deleted at the end, rsync writes v2 in place).
+
+const REPORTED_KIB = '/sys/module/page_reporting/parameters/reported_kib';
+const SETTLE_QUIET_MS = 3000;      // reporting passes run every 2 s (2.0-2.5 s apart measured) while work is left
+const SETTLE_MIN_REPORT_KIB = 32 * 1024; // less per pass is the background trickle of a quiet machine
+const SETTLE_MAX_MS = 60_000;
+const SETTLE_FIXED_MS = 12_000;    // without the counter: 1.8 GB freed here was all reported after 11 s
+const memSettle = { mode: null, waits: 0, sec: 0, timeouts: 0 };
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** 'counter' (reporting with a reported_kib counter to watch), 'fixed' (reporting, no counter) or 'none'. */
+function reportingMode() {
+  if (memSettle.mode) return memSettle.mode;
+  let reporting = false;
+  try {
+    const d = '/sys/bus/virtio/drivers/virtio_balloon';
+    for (const n of fs.readdirSync(d).filter((x) => x.startsWith('virtio'))) {
+      // Feature bit 5 is VIRTIO_BALLOON_F_REPORTING; the file lists bits as '0'/'1' from bit 0.
+      if (fs.readFileSync(path.join(d, n, 'features'), 'utf8')[5] === '1') reporting = true;
+    }
+  } catch {}
+  memSettle.mode = !reporting ? 'none' : fs.existsSync(REPORTED_KIB) ? 'counter' : 'fixed';
+  return memSettle.mode;
+}
+
+function reportedKib() { return Number(fs.readFileSync(REPORTED_KIB, 'utf8')); }
+
+/** Waits until freed memory has been handed back to the hypervisor (see above); returns the seconds waited. */
+async function settleMemory() {
+  const mode = reportingMode();
+  if (mode === 'none') return 0;
+  const t0 = Date.now();
+  let reported = 0;
+  if (mode === 'fixed') await sleep(SETTLE_FIXED_MS);
+  else {
+    let last = reportedKib(), quietSince = t0;
+    while (Date.now() - quietSince < SETTLE_QUIET_MS) {
+      if (Date.now() - t0 > SETTLE_MAX_MS) { memSettle.timeouts++; log(`warning: free page reporting still busy after ${SETTLE_MAX_MS / 1000} s; timing anyway`); break; }
+      await sleep(250);
+      const v = reportedKib();
+      if (v - last >= SETTLE_MIN_REPORT_KIB) { quietSince = Date.now(); reported += v - last; }
+      last = v;
+    }
+  }
+  const sec = (Date.now() - t0) / 1000;
+  memSettle.waits++; memSettle.sec += sec;
+  logDetail(`memory settled in ${sec.toFixed(1)} s (${mode}${reported ? `; ${(reported / 1024).toFixed(0)} MB handed back meanwhile` : ''})`);
+  return sec;
+}
+
+/**
+ * Speed of writing new data into the page cache (no fsync): 512 MB into a new file in dir,
+ * first into cold memory, then again right after deleting it (into the pages just freed).
+ * A machine characteristic for the report header; not part of any tool's time.
+ */
+async function pageCacheWriteSpeed(dir) {
+  const size = 512 * MB, buf = crypto.randomBytes(4 * MB);
+  const once = () => {
+    const f = path.join(dir, `.page-cache-probe-${process.pid}`);
+    const t = process.hrtime.bigint();
+    const fd = fs.openSync(f, 'w');
+    try { for (let off = 0; off < size; off += buf.length) fs.writeSync(fd, buf); } finally { fs.closeSync(fd); }
+    const sec = Number(process.hrtime.bigint() - t) / 1e9;
+    fs.rmSync(f, { force: true });
+    return size / MB / sec;
+  };
+  await settleMemory();
+  const cold = once();
+  const hot = once();
+  await settleMemory();
+  return { coldMBs: cold, justFreedMBs: hot };
 }
 
 function freePort() {
@@ -573,6 +661,7 @@ async function runScale(scale, opts) {
   const data = await ensureData(scale, base, opts.regen);
   const genSec = (Date.now() - tScale) / 1000;
   const tBench = Date.now();
+  const settle0 = { waits: memSettle.waits, sec: memSettle.sec, timeouts: memSettle.timeouts };
   const passes = [];
   for (let i = 1; i <= opts.repeat; i++) {
     if (opts.repeat > 1) log(`--- pass ${i} of ${opts.repeat} ---`);
@@ -586,6 +675,7 @@ async function runScale(scale, opts) {
     scale, params: p, dataDir: path.dirname(data.v1), data: data.manifest.bytes, dataGenerated: data.generated,
     generationSec: data.generated ? data.manifest.generationSec : 0, setupSec: genSec, benchSec: (Date.now() - tBench) / 1000,
     passes: opts.repeat, ...res,
+    memorySettle: { mode: reportingMode(), waits: memSettle.waits - settle0.waits, sec: memSettle.sec - settle0.sec, timeouts: memSettle.timeouts - settle0.timeouts },
   };
 }
 
@@ -704,12 +794,16 @@ async function runPass(data, run, opts) {
   await measure(...NOOP, 'restic', resticBackup);
   await measure(...NOOP, 'borg', borgCreate);
 
-  // ---- 3. incremental: v2 after v1 (the rsync into place is not timed)
+  // ---- 3. incremental: v2 after v1 (the rsync into place is not timed). --inplace: rsync's
+  // default writes each changed file anew and renames it over the old one, which frees the old
+  // one's page cache (about 1.2 GB per tree at full scale) right before dm's commit; in place,
+  // the cached pages are overwritten (as PostgreSQL does). Only files gone in v2 are freed (PG:
+  // about 320 MB of WAL segments per tree).
   if (want.has('dm') && !broken.dm) {
-    try { for (const s of SUBDOTS) await sh('rsync', ['-a', '--delete', `${v2}/${s}/`, `${dmWork[s]}/`]); } catch (e) { broken.dm = `rsync v2: ${e.message}`; }
+    try { for (const s of SUBDOTS) await sh('rsync', ['-a', '--inplace', '--delete', `${v2}/${s}/`, `${dmWork[s]}/`]); } catch (e) { broken.dm = `rsync v2: ${e.message}`; }
   }
   if (want.has('restic') || want.has('borg')) {
-    for (const s of SUBDOTS) await sh('rsync', ['-a', '--delete', `${v2}/${s}/`, `${src}/${s}/`]);
+    for (const s of SUBDOTS) await sh('rsync', ['-a', '--inplace', '--delete', `${v2}/${s}/`, `${src}/${s}/`]);
   }
   const INCR = ['incr', 'incremental (v2)'];
   await measure(...INCR, 'dm', dmCommit('v2'));
@@ -727,34 +821,36 @@ async function runPass(data, run, opts) {
     verified.dm = await verifyRestore(v2, paths);
     return { ...r, extra: { verified: verified.dm } };
   });
-  const restoreTarget = (tool) => { const d = path.join(run, `restore-${tool}`); fs.mkdirSync(d, { recursive: true }); return d; };
-  const checkAndDrop = async (tool, dir) => {
+  // Restored trees stay until the end of the pass: deleting one frees about 2 GB of page cache,
+  // and the next timed command would write into those just-freed (hot) pages.
+  const restoreDirs = [];
+  const restoreTarget = (tool) => { const d = path.join(run, `restore-${tool}`); restoreDirs.push(d); fs.mkdirSync(d, { recursive: true }); return d; };
+  const check = async (tool, dir) => {
     verified[tool] = await verifyRestore(v2, dir);
     // PostgreSQL must start on what the tool restored (owner postgres, mode 0700, all files).
     try { await pgStartCheck(path.join(dir, 'users-db')); verified[tool].pgStarts = true; } catch (e) { verified[tool].pgStarts = false; verified[tool].ok = false; verified[tool].problems.push(`PostgreSQL does not start: ${e.message}`); }
-    await rmrf(dir);
     return verified[tool];
   };
   await measure(...MAT, 'restic', async () => {
     const t = restoreTarget('restic');
     await prepare([resticRepo]);
     const r = await timed('restic', ['restore', 'latest', '-q', '--repo', resticRepo, '--target', t], { env: rEnv });
-    return { ...r, extra: { verified: await checkAndDrop('restic', t) } };
+    return { ...r, extra: { verified: await check('restic', t) } };
   });
   await measure(...MAT, 'borg', async () => {
     const t = restoreTarget('borg');
     await prepare([borgRepo]);
     const r = await timed('borg', ['extract', `${borgRepo}::a${borgN}`], { cwd: t, env: bEnv });
-    return { ...r, extra: { verified: await checkAndDrop('borg', t) } };
+    return { ...r, extra: { verified: await check('borg', t) } };
   });
   // cp -a copies the same state (v2) that the tools restore, so the bytes are equal.
   await measure(...MAT, 'cp', async () => {
     const t = path.join(run, 'restore-cp');
+    restoreDirs.push(t);
     await prepare([v2]);
     const r = await timed('cp', ['-a', v2, t]);
-    return { ...r, extra: { verified: await checkAndDrop('cp', t) } };
+    return { ...r, extra: { verified: await check('cp', t) } };
   });
-
   // ---- 5. branch switch (dm only): both branches exist; also on a 1-file dot for scale-independence
   const SW1 = ['switch-master', 'switch -> master'];
   const SW2 = ['switch-back', 'switch -> restore-test'];
@@ -807,6 +903,8 @@ async function runPass(data, run, opts) {
   }
   let dmList = null;
   if (want.has('dm') && !broken.dm) { try { dmList = JSON.parse((await dm(dmHome, ['list', '--json'], { allowFail: true })).stdout); } catch {} }
+  // Nothing is timed after this point.
+  for (const d of restoreDirs) await rmrf(d);
 
   return { ops, verified, tinySwitch: tiny, store, sideSizes: side, dmList, notes };
 }
@@ -913,6 +1011,8 @@ function report(res, targets) {
   const lines = [];
   lines.push('');
   lines.push(`=== Dotdesk bench, scale ${res.scale}: v1 ${fmtBytes(res.data.v1.total)} (PG ${fmtBytes(res.data.v1['users-db'])}, Redis ${fmtBytes(res.data.v1['clicks-db'])}, uploads ${fmtBytes(res.data.v1.uploads)}), v2 ${fmtBytes(res.data.v2.total)} ===`);
+  const m = res.machine;
+  if (m) lines.push(`machine: ${m.cores} cores, ${fmtBytes(m.memBytes)} RAM${m.fs ? ', ' + m.fs : ''}; new page-cache writes: ${m.pageCacheWriteMBs.toFixed(0)} MB/s (into just-freed memory: ${m.pageCacheWriteJustFreedMBs.toFixed(0)} MB/s)`);
   lines.push(table(rows));
   lines.push('');
   const cpuRows = [['CPU s (user+sys)', 'dm', 'restic', 'borg', 'cp -a', 'other processes, cpu-s (dm/restic/borg/cp)']];
@@ -931,6 +1031,8 @@ function report(res, targets) {
   const anyBusy = Object.values(o).some((op) => Object.values(op.results).some(busy));
   if (anyBusy) lines.push('~ other processes on this machine used over a quarter of a core while that op ran: its wall time is inflated; compare CPU seconds too, or rerun on a quiet machine.');
   lines.push('Page caches are not dropped (not reliably possible here). Before every timed op its input (source tree or repository) is read once with cat, so every tool reads from page cache equally, and `sync` runs so no op pays for an earlier op\'s writeback.');
+  const ms = res.memorySettle;
+  if (ms && ms.mode !== 'none') lines.push(`Freed memory is handed back to the hypervisor here (free page reporting) and writes into it are then slower: before every timed op the bench waited until reporting had gone quiet (${ms.waits} waits, ${ms.sec.toFixed(0)} s in all${ms.mode === 'fixed' ? `, ${SETTLE_FIXED_MS / 1000} s each` : ''}${ms.timeouts ? `; ${ms.timeouts} gave up after ${SETTLE_MAX_MS / 1000} s` : ''}), and no big data is deleted between setup and the last timed op (restored trees go at the end; v2 is rsynced in place), so no tool writes into memory another step has just freed.`);
   lines.push('Materialise restores the latest state (v2) for every tool; the cp -a peer copies v2 too, so all write the same bytes. Each restore is checked with diff -r plus owner/mode/size/mtime, and PostgreSQL must start on it.');
   for (const [tool, v] of Object.entries(res.verified)) {
     lines.push(`  restore check ${tool}: ${v.ok ? 'identical' : 'DIFFERS: ' + v.problems.join('; ')}${v.pgStarts ? ', PostgreSQL starts' : ''}`);
@@ -968,13 +1070,14 @@ async function main() {
   if (opts.tools.includes('borg')) needed.push('borg');
   const installed = await ensureTools(needed);
   const vers = await versions();
-  log(`work dir ${opts.dir}; ${os.cpus().length} cores, ${fmtBytes(os.totalmem())} RAM; ${vers.restic}; ${vers.borg}`);
+  const pcw = await pageCacheWriteSpeed(opts.dir);
+  log(`work dir ${opts.dir}; ${os.cpus().length} cores, ${fmtBytes(os.totalmem())} RAM; new page-cache writes: ${pcw.coldMBs.toFixed(0)} MB/s (into just-freed memory: ${pcw.justFreedMBs.toFixed(0)} MB/s; free page reporting: ${reportingMode()}); ${vers.restic}; ${vers.borg}`);
   const scales = opts.scale === 'both' ? ['small', 'full'] : [opts.scale];
   const prev = {};
   for (const s of ['small', 'full']) {
     try { prev[s] = JSON.parse(fs.readFileSync(path.join(RESULTS_DIR, `last-${s}.json`), 'utf8')); } catch {}
   }
-  const out = { startedAt: new Date(T0).toISOString(), machine: { cores: os.cpus().length, memBytes: os.totalmem(), fs: null }, versions: vers, installedWithApt: installed, args: opts, scales: {} };
+  const out = { startedAt: new Date(T0).toISOString(), machine: { cores: os.cpus().length, memBytes: os.totalmem(), fs: null, pageCacheWriteMBs: pcw.coldMBs, pageCacheWriteJustFreedMBs: pcw.justFreedMBs, freePageReporting: reportingMode() }, versions: vers, installedWithApt: installed, args: opts, scales: {} };
   try { out.machine.fs = firstLine((await sh('stat', ['-f', '-c', '%T', opts.dir], { quiet: true })).stdout); } catch {}
   const reports = [];
   let dmBuild = null;
@@ -993,6 +1096,7 @@ async function main() {
     }
     const otherName = s === 'small' ? 'full' : 'small';
     res.dmBuild = dmBuild;
+    res.machine = out.machine;
     // The other scale's switch time only means something if it came from the same dm build.
     const prevOk = prev[otherName]?.ops && JSON.stringify(prev[otherName].dmBuild) === JSON.stringify(dmBuild);
     const other = out.scales[otherName]?.ops ? out.scales[otherName] : prevOk ? prev[otherName] : null;
