@@ -8,7 +8,7 @@ import type { ObjectType } from './objects';
 export type WorkerRequest =
   | { op: 'hash'; job: number; ab: ArrayBuffer; len: number; chunkSize: number }
   | { op: 'compress'; job: number; which: number[]; level: number }
-  | { op: 'write'; job: number; pack: string; packOffset: number; packLen: number; offsets: number[]; stored: number[]; sizes: number[]; codecs: number[]; types: ObjectType[]; ids: ArrayBuffer; fd: number; position: number }
+  | { op: 'write'; job: number; pack: string; packOffset: number; packLen: number; offsets: number[]; stored: number[]; sizes: number[]; codecs: number[]; types: ObjectType[]; ids: ArrayBuffer; fd: number; directFd: number; position: number }
   | { op: 'close'; job: number };
 
 /** Replies of a chunk worker. */
@@ -193,17 +193,18 @@ export class ChunkPool {
   /**
    * Has a worker read a run of records lying back to back in `pack` (from `packOffset`, record
    * offsets relative to it), decompress and verify each against its id, and write their contents
-   * back to back into the open file `fd` at `position`. Returns the index of the first damaged
+   * back to back into the open file `fd` at `position` (the block-aligned part through
+   * `directFd`, the same file opened with O_DIRECT, when one is given). Returns the index of the first damaged
    * record (nothing is written then), or -1; `truncated` when the pack ends early.
    */
-  async writeRun(pack: string, packOffset: number, packLen: number, recs: StoredRecord[], fd: number, position: number): Promise<{ bad: number; truncated: boolean }> {
+  async writeRun(pack: string, packOffset: number, packLen: number, recs: StoredRecord[], fd: number, position: number, directFd = -1): Promise<{ bad: number; truncated: boolean }> {
     const slot = this.leastBusy();
     const job = this.nextJob++;
     const ids = Buffer.allocUnsafe(recs.length * 32);
     recs.forEach((r, k) => ids.write(r.id, k * 32, 'hex'));
     const idsAb = ids.buffer.slice(ids.byteOffset, ids.byteOffset + ids.length) as ArrayBuffer;
     const r = await this.send(slot, {
-      op: 'write', job, pack, packOffset, packLen, fd, position, ids: idsAb,
+      op: 'write', job, pack, packOffset, packLen, fd, directFd, position, ids: idsAb,
       offsets: recs.map((x) => x.offset), stored: recs.map((x) => x.stored), sizes: recs.map((x) => x.size),
       codecs: recs.map((x) => x.codec), types: recs.map((x) => x.type),
     }, [idsAb]);

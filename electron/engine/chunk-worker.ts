@@ -18,12 +18,67 @@ const held = new Map<number, { ab: ArrayBuffer; len: number; chunkSize: number }
 const cctx = new CCtx();
 const dctx = new DCtx();
 let scratch = Buffer.allocUnsafeSlow(0);
-/** Growable buffers for reading pack runs and writing file runs (kept between jobs). */
-const bufs = { in: Buffer.allocUnsafeSlow(0), out: Buffer.allocUnsafeSlow(0) };
-function grow(which: 'in' | 'out', n: number): Buffer {
-  if (bufs[which].length < n) bufs[which] = Buffer.allocUnsafeSlow(Math.max(n, 2 * bufs[which].length));
-  return bufs[which];
+/** Growable buffer for reading pack runs (kept between jobs). */
+let inBuf = Buffer.allocUnsafeSlow(0);
+function growIn(n: number): Buffer {
+  if (inBuf.length < n) inBuf = Buffer.allocUnsafeSlow(Math.max(n, 2 * inBuf.length));
+  return inBuf;
 }
+/**
+ * Where file runs are decoded before they are written. Why WebAssembly memory: its start is
+ * page-aligned, which O_DIRECT writes need (Node's buffers are not aligned); growing it keeps
+ * the start aligned. Several, so the next run is decoded while earlier ones are being written.
+ */
+interface WasmMemory { readonly buffer: ArrayBuffer; grow(pages: number): number }
+const WasmMemoryCtor = (globalThis as unknown as { WebAssembly: { Memory: new (d: { initial: number }) => WasmMemory } }).WebAssembly.Memory;
+const freeOut: WasmMemory[] = [];
+function takeOut(n: number): { mem: WasmMemory; buf: Buffer } {
+  const mem = freeOut.pop() ?? new WasmMemoryCtor({ initial: 1 });
+  const have = mem.buffer.byteLength;
+  if (have < n) mem.grow(Math.ceil((n - have) / 65536));
+  return { mem, buf: Buffer.from(mem.buffer, 0, n) };
+}
+/**
+ * Direct writes cover whole blocks of this size at offsets that are multiples of it; the rest
+ * of a run goes through the page cache. 64 KiB is a multiple of every page and block size in
+ * use, so a page is never written both ways at once.
+ */
+const DIRECT_ALIGN = 64 * 1024;
+/** Set when a direct write was refused (EINVAL): later runs use the page cache only. */
+let directRefused = false;
+
+/**
+ * Writes `len` bytes of `buf` at `pos` (the aligned part through `directFd` when possible)
+ * without blocking the worker, so it decodes the next run meanwhile; calls `done` once.
+ */
+function writeRunOut(fd: number, directFd: number, buf: Buffer, len: number, pos: number, done: (e: Error | null) => void): void {
+  let at = 0;
+  const head = directFd >= 0 && !directRefused && pos % DIRECT_ALIGN === 0 ? len - (len % DIRECT_ALIGN) : 0;
+  const step = (): void => {
+    if (at >= len) { done(null); return; }
+    const direct = at < head;
+    fs.write(direct ? directFd : fd, buf, at, (direct ? head : len) - at, pos + at, (e, n) => {
+      if (e) {
+        // EINVAL: this filesystem or device wants another alignment; nothing of it landed.
+        if (direct && e.code === 'EINVAL') { directRefused = true; at = at - (at % DIRECT_ALIGN); writeBuffered(); return; }
+        done(e);
+        return;
+      }
+      at += n;
+      if (direct && n % DIRECT_ALIGN !== 0) { writeBuffered(); return; }
+      step();
+    });
+  };
+  const writeBuffered = (): void => {
+    fs.write(fd, buf, at, len - at, pos + at, (e, n) => {
+      if (e) { done(e); return; }
+      at += n;
+      if (at < len) writeBuffered(); else done(null);
+    });
+  };
+  step();
+}
+
 /** Pack files open for reading (a few, most recently used last). */
 const packs = new Map<string, { fd: number; ino: number }>();
 function packFile(p: string): { fd: number } {
@@ -86,10 +141,10 @@ port.on('message', (m: WorkerRequest) => {
       // A run of records lying back to back in a pack: read them, decompress each into one
       // buffer, check every id, then write the run into the file. The main thread only plans.
       const { fd: packFd } = packFile(m.pack);
-      const src = grow('in', m.packLen);
+      const src = growIn(m.packLen);
       if (readFully(packFd, src, m.packLen, m.packOffset) !== m.packLen) { reply({ op: 'wrote', job: m.job, bad: 0, truncated: true }, []); return; }
       const total = m.sizes.reduce((a, b) => a + b, 0);
-      const out = grow('out', total);
+      const { mem, buf: out } = takeOut(total);
       let o = 0;
       let bad = -1;
       for (let k = 0; k < m.sizes.length; k++) {
@@ -107,11 +162,12 @@ port.on('message', (m: WorkerRequest) => {
         if (!objectIdBytes(m.types[k], dst).equals(Buffer.from(m.ids, k * 32, 32))) { bad = k; break; }
         o += size;
       }
-      if (bad < 0) {
-        let done = 0;
-        while (done < total) done += fs.writeSync(m.fd, out, done, total - done, m.position + done);
-      }
-      reply({ op: 'wrote', job: m.job, bad, truncated: false }, []);
+      if (bad >= 0) { freeOut.push(mem); reply({ op: 'wrote', job: m.job, bad, truncated: false }, []); return; }
+      writeRunOut(m.fd, m.directFd, out, total, m.position, (e) => {
+        freeOut.push(mem);
+        if (e) reply({ op: 'error', job: m.job, message: e.message, code: (e as NodeJS.ErrnoException).code }, []);
+        else reply({ op: 'wrote', job: m.job, bad: -1, truncated: false }, []);
+      });
     } else if (m.op === 'close') {
       for (const f of packs.values()) fs.closeSync(f.fd);
       packs.clear();

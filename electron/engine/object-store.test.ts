@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, constants as fsConstants } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -100,6 +101,51 @@ test('PackStore.writePieces: the chunk workers write a run of chunks into a file
     await assert.rejects(again.writePieces(ids, fh2.fd, 0), (e: any) => e.code === 'STORE_CORRUPT' && e.message.includes(ids[3].slice(0, 12)));
     await fh2.close();
     await again.close();
+  } finally { await fsp.rm(dir, { recursive: true, force: true }); }
+});
+
+test('PackStore.writePieces with an O_DIRECT descriptor: aligned runs skip the page cache, tails and unaligned runs do not, and the file is byte-exact', async (t) => {
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'dm-pack-'));
+  try {
+    const s = await PackStore.open(dir, { level: 3 });
+    // Eight 256 KiB chunks (half compressible) and a short last one, as a file's tail.
+    const datas = Array.from({ length: 8 }, (_, i) => (i % 2 ? randomBytes(256 * 1024) : Buffer.alloc(256 * 1024, `page ${i} `)));
+    datas.push(randomBytes(1000));
+    const ids: string[] = [];
+    for (const d of datas) ids.push(await s.put('chunk', d));
+    await s.flush();
+    const want = Buffer.concat(datas);
+    const out = path.join(dir, 'out.bin');
+    const fh = await fsp.open(out, 'w');
+    let direct: Awaited<ReturnType<typeof fsp.open>>;
+    try { direct = await fsp.open(out, fsConstants.O_WRONLY | fsConstants.O_DIRECT); } catch {
+      await fh.close();
+      t.skip(`${os.tmpdir()} does not take O_DIRECT`);
+      return;
+    }
+    await s.writePieces(ids, fh.fd, 0, direct.fd);
+    await direct.close();
+    await fh.close();
+    assert.ok((await fsp.readFile(out)).equals(want), 'file content differs');
+    // What a user notices: a checkout of gigabytes does not fill memory with page cache.
+    // fincore reports the bytes of the file in the page cache: at most the short tail's block.
+    await fsp.writeFile(out, ''); // drop the cached pages readFile brought in
+    const fh2 = await fsp.open(out, 'w');
+    const direct2 = await fsp.open(out, fsConstants.O_WRONLY | fsConstants.O_DIRECT);
+    await s.writePieces(ids, fh2.fd, 0, direct2.fd);
+    await direct2.close();
+    await fh2.close();
+    const cached = Number(execFileSync('fincore', ['--bytes', '--noheadings', '--output', 'RES', out]).toString().trim());
+    assert.ok(cached <= 64 * 1024, `${cached} bytes of the file are in the page cache`);
+    assert.ok((await fsp.readFile(out)).equals(want), 'file content differs after the second write');
+    // Unaligned position (a chunk of another size before it): the page cache takes it all.
+    const fh3 = await fsp.open(out, 'w');
+    const direct3 = await fsp.open(out, fsConstants.O_WRONLY | fsConstants.O_DIRECT);
+    await s.writePieces(ids, fh3.fd, 1000, direct3.fd);
+    await direct3.close();
+    await fh3.close();
+    assert.ok((await fsp.readFile(out)).equals(Buffer.concat([Buffer.alloc(1000), want])), 'unaligned run differs');
+    await s.close();
   } finally { await fsp.rm(dir, { recursive: true, force: true }); }
 });
 

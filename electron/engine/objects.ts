@@ -53,9 +53,10 @@ export interface ObjectStore {
   put(type: ObjectType, data: Uint8Array, knownId?: string): Promise<string>;
   /**
    * Writes consecutive chunks back to back into the open file `fd` from `position`, verifying
-   * each (stores that keep objects in packs do it in the chunk workers).
+   * each (stores that keep objects in packs do it in the chunk workers). `directFd` is the same
+   * file opened with O_DIRECT, for the parts that can bypass the page cache.
    */
-  writePieces?(ids: string[], fd: number, position: number): Promise<void>;
+  writePieces?(ids: string[], fd: number, position: number, directFd?: number): Promise<void>;
   /** Stores objects already encoded (codec 0 raw, 1 zstd) whose ids were computed from their raw bytes. */
   putTrustedMany?(objs: { id: string; type: ObjectType; codec: 0 | 1; size: number; bytes: Buffer }[]): Promise<void>;
   /** Makes every put so far durable (pack written, fsynced, renamed, indexed). */

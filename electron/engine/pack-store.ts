@@ -281,7 +281,7 @@ export class PackStore implements ObjectStore {
    * to back in a pack are read, decompressed, verified and written by a worker of the pool as one
    * run (the main thread only plans). Throws STORE_CORRUPT naming the first damaged chunk.
    */
-  async writePieces(ids: string[], fd: number, position: number): Promise<void> {
+  async writePieces(ids: string[], fd: number, position: number, directFd?: number): Promise<void> {
     const pool = chunkPool();
     const jobs: Promise<void>[] = [];
     let pos = position;
@@ -308,7 +308,7 @@ export class PackStore implements ObjectStore {
         bytes += l.size;
         j++;
       }
-      jobs.push(pool.writeRun(first.pack, first.offset, end - first.offset, recs, fd, pos).then(({ bad, truncated }) => {
+      jobs.push(pool.writeRun(first.pack, first.offset, end - first.offset, recs, fd, pos, directFd).then(({ bad, truncated }) => {
         if (truncated) throw corrupt(recs[0].id, first, 'pack file is truncated');
         if (bad >= 0) throw corrupt(recs[bad].id, this.locate(recs[bad].id) ?? first, 'content does not match its hash');
       }));
