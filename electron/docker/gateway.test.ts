@@ -3,6 +3,7 @@ import * as assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as http from 'node:http';
 import { DmError } from '../contract/errors';
 import { DotdeskService } from '../service/service';
 import { containerHooks } from '../service/create';
@@ -158,4 +159,38 @@ test('isUnreachable tells connection failures from refusals; containerHooks hono
   assert.ok(!isUnreachable(Object.assign(new Error('conflict'), { statusCode: 409 })));
   assert.equal(containerHooks(false).constructor, Object);
   assert.ok(containerHooks(true) instanceof DockerGateway);
+});
+
+test('the default client lists containers with one GET on the daemon socket; errors keep dockerode\'s shape', async () => {
+  // A stand-in daemon on a real unix socket: the Engine API's /containers/json and /_ping.
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'dm-engine-'));
+  const sock = path.join(dir, 'docker.sock');
+  let mode: 'ok' | 'error' = 'ok';
+  const seen: string[] = [];
+  const server = http.createServer((req, res) => {
+    seen.push(`${req.method} ${req.url}`);
+    if (mode === 'error') { res.writeHead(500, { 'content-type': 'application/json' }); res.end(JSON.stringify({ message: 'engine is on fire' })); return; }
+    if (req.url === '/_ping') { res.end('OK'); return; }
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify([{ Id: 'c1', Names: ['/p_web_1'], Image: 'web', State: 'running', Labels: { 'com.docker.compose.service': 'web' }, Mounts: [{ Type: 'volume', Name: 'p_app.users-db', Driver: 'dm:latest' }] }]));
+  });
+  await new Promise<void>((r) => server.listen(sock, r));
+  const saved = process.env.DOCKER_HOST;
+  process.env.DOCKER_HOST = 'unix://' + sock;
+  try {
+    const g = new DockerGateway({ pluginSocket: false });
+    assert.equal(await g.ping(), true);
+    assert.deepEqual((await g.containersOf('p_app')).map((c) => [c.name, c.running, c.subdots, c.service]), [['p_web_1', true, ['users-db'], 'web']]);
+    assert.deepEqual(seen, ['GET /_ping', 'GET /containers/json?all=1']);
+    mode = 'error';
+    await assert.rejects(new DockerGateway({ pluginSocket: false }).containersOf('p_app'), (e: unknown) => e instanceof DmError && e.code === 'DOCKER_ERROR' && /engine is on fire/.test(e.message));
+    await new Promise<void>((r) => server.close(() => r()));
+    // Nothing listening: unreachable, so dm list shows no containers and commit goes on.
+    assert.deepEqual(await new DockerGateway({ pluginSocket: false }).containersOf('p_app'), []);
+    assert.equal((await new DockerGateway({ pluginSocket: false }).freeze('p_app')).taken.how, 'docker-unreachable');
+  } finally {
+    if (saved === undefined) delete process.env.DOCKER_HOST; else process.env.DOCKER_HOST = saved;
+    server.close();
+    await fsp.rm(dir, { recursive: true, force: true });
+  }
 });

@@ -14,30 +14,77 @@ export interface DockerApi {
   ping(): Promise<unknown>;
 }
 
+/** The daemon's unix socket when Docker is reached through one (DOCKER_HOST unset or unix://). */
+function localSocket(): string | undefined {
+  const h = process.env.DOCKER_HOST;
+  if (!h) return '/var/run/docker.sock';
+  return h.startsWith('unix://') ? h.slice('unix://'.length) : undefined;
+}
+
 /**
- * A dockerode client created on first use. Why: loading dockerode (and ssh2 under it) costs
- * about 0.3 s, which every dm command would pay even when it never talks to Docker.
+ * One read-only Engine API call (GET) over the daemon's unix socket, with dockerode's error
+ * shape: connect errors keep their code, HTTP errors carry statusCode and json.
+ */
+function engineGet<T>(socketPath: string, apiPath: string, timeout: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const http = require('node:http') as typeof import('node:http');
+    const req = http.request({ socketPath, path: apiPath, method: 'GET', headers: { accept: 'application/json' } }, (res) => {
+      const parts: Buffer[] = [];
+      res.on('data', (b: Buffer) => parts.push(b));
+      res.on('error', reject);
+      res.on('end', () => {
+        const text = Buffer.concat(parts).toString('utf8');
+        let json: unknown;
+        try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
+        const status = res.statusCode ?? 0;
+        if (status >= 200 && status < 300) { resolve((json ?? text) as T); return; }
+        const message = (json as { message?: string } | undefined)?.message ?? text;
+        reject(Object.assign(new Error(`(HTTP code ${status}) ${message}`), { statusCode: status, json }));
+      });
+    });
+    req.setTimeout(timeout, () => req.destroy(new Error(`timeout after ${timeout} ms talking to Docker`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/**
+ * A dockerode client created on first use. Why: loading dockerode (and ssh2 under it, 231
+ * modules) costs 0.12-0.16 s, which every dm command would pay even when it never talks to
+ * Docker. Listing containers and ping, which dm list, status and every commit and checkout
+ * do, are single GETs on a local socket and go without it; dockerode is loaded for the calls
+ * that change containers (pause, stop, start) and for remote daemons.
  */
 function lazyDocker(timeout: number): DockerApi {
   let d: DockerApi | undefined;
   const get = async (): Promise<DockerApi> => {
     if (d) return d;
     // Why: with no daemon listening (Docker stopped or not installed) a connect attempt says so
-    // in microseconds, and the command goes on without loading dockerode (0.1-0.3 s) at all.
-    if (!process.env.DOCKER_HOST) await socketAnswers('/var/run/docker.sock');
+    // in microseconds, and the command goes on without loading dockerode at all.
+    const local = localSocket();
+    if (local) await socketAnswers(local);
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const Ctor = require('dockerode') as typeof Docker;
     d = new Ctor({ timeout }) as unknown as DockerApi;
     return d;
   };
   return {
-    listContainers: async (o) => (await get()).listContainers(o),
+    listContainers: async (o) => {
+      const local = localSocket();
+      if (local && !d) return engineGet<Docker.ContainerInfo[]>(local, `/containers/json?all=${o.all ? 1 : 0}`, timeout);
+      return (await get()).listContainers(o);
+    },
     getContainer: (id) => {
       const c = get().then((api) => api.getContainer(id));
       c.catch(() => {});
       return { pause: async () => (await c).pause(), unpause: async () => (await c).unpause(), stop: async (o) => (await c).stop(o), start: async () => (await c).start() };
     },
-    ping: async () => (await get()).ping(),
+    ping: async () => {
+      const local = localSocket();
+      if (local && !d) return engineGet<string>(local, '/_ping', timeout);
+      return (await get()).ping();
+    },
   };
 }
 

@@ -1,4 +1,4 @@
-import { promises as fsp } from 'node:fs';
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { DmError } from '../contract/errors';
@@ -94,14 +94,17 @@ function sameCache(a: StatCache | undefined, b: StatCache): boolean {
 
 /** Total bytes and files of a directory tree (regular files, lstat sizes). */
 export async function dirUsage(dir: string): Promise<{ bytes: number; files: number }> {
-  let bytes = 0, files = 0;
+  let bytes = 0, files = 0, seen = 0;
+  // Why synchronous (as snapshotDir): dm list sums every dot's files, and a promise round trip
+  // per lstat made it wait 0.2 s on 3,000 files; yielding now and then keeps the app responsive.
   const walk = async (d: string): Promise<void> => {
     let ents;
-    try { ents = await fsp.readdir(d, { withFileTypes: true }); } catch { return; }
+    try { ents = fs.readdirSync(d, { withFileTypes: true }); } catch { return; }
     for (const e of ents) {
       const p = path.join(d, e.name);
+      if (++seen % 2048 === 0) await new Promise((r) => setImmediate(r));
       if (e.isDirectory()) await walk(p);
-      else if (e.isFile()) { files++; try { bytes += (await fsp.lstat(p)).size; } catch { /* vanished */ } }
+      else if (e.isFile()) { const st = fs.lstatSync(p, { throwIfNoEntry: false }); if (st) { files++; bytes += st.size; } }
     }
   };
   await walk(dir);
