@@ -9,6 +9,7 @@ import { CCtx, DCtx, compressBound } from 'zstd-napi/binding';
 import type { WorkerRequest, WorkerReply } from './chunk-pool';
 import { objectIdBytes } from './objects';
 import { worthCompressing } from './compress';
+import { AlignedBuffer, DIRECT_ALIGN } from './direct-io';
 
 const port = parentPort;
 if (!port) throw new Error('chunk-worker.ts runs only as a worker thread');
@@ -25,25 +26,14 @@ function growIn(n: number): Buffer {
   return inBuf;
 }
 /**
- * Where file runs are decoded before they are written. Why WebAssembly memory: its start is
- * page-aligned, which O_DIRECT writes need (Node's buffers are not aligned); growing it keeps
- * the start aligned. Several, so the next run is decoded while earlier ones are being written.
+ * Where file runs are decoded before they are written: aligned for O_DIRECT, and several, so
+ * the next run is decoded while earlier ones are being written.
  */
-interface WasmMemory { readonly buffer: ArrayBuffer; grow(pages: number): number }
-const WasmMemoryCtor = (globalThis as unknown as { WebAssembly: { Memory: new (d: { initial: number }) => WasmMemory } }).WebAssembly.Memory;
-const freeOut: WasmMemory[] = [];
-function takeOut(n: number): { mem: WasmMemory; buf: Buffer } {
-  const mem = freeOut.pop() ?? new WasmMemoryCtor({ initial: 1 });
-  const have = mem.buffer.byteLength;
-  if (have < n) mem.grow(Math.ceil((n - have) / 65536));
-  return { mem, buf: Buffer.from(mem.buffer, 0, n) };
+const freeOut: AlignedBuffer[] = [];
+function takeOut(n: number): { mem: AlignedBuffer; buf: Buffer } {
+  const mem = freeOut.pop() ?? new AlignedBuffer();
+  return { mem, buf: mem.view(n) };
 }
-/**
- * Direct writes cover whole blocks of this size at offsets that are multiples of it; the rest
- * of a run goes through the page cache. 64 KiB is a multiple of every page and block size in
- * use, so a page is never written both ways at once.
- */
-const DIRECT_ALIGN = 64 * 1024;
 /** Set when a direct write was refused (EINVAL): later runs use the page cache only. */
 let directRefused = false;
 

@@ -1,4 +1,4 @@
-import { promises as fsp, constants as fsc, BigIntStats } from 'node:fs';
+import { promises as fsp, BigIntStats } from 'node:fs';
 import * as path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -8,6 +8,7 @@ import { StatCache, cacheHit } from './snapshot';
 import { setTimesNs } from './native';
 import { DmError } from '../contract/errors';
 import { crashPoint } from './crash';
+import { openDirect } from './direct-io';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 /** Bytes of consecutive chunks read and written together (one pread, one write). */
@@ -20,20 +21,8 @@ const RUN_WINDOW = 4;
  * creates in one directory spin on its lock.
  */
 const FILE_WINDOW = 4;
-/**
- * Files at least this big are also opened with O_DIRECT (Linux), and their aligned runs are
- * written past the page cache: a checkout of gigabytes then neither evicts what other programs
- * cache nor waits for fresh page-cache pages, which on VMs that hand free memory back to the
- * hypervisor cost more than the disk write (bench/README.md). DM_DIRECT_IO=0 turns it off.
- */
+/** Files at least this big are also opened with O_DIRECT (direct-io.ts) for their aligned runs. */
 const DIRECT_MIN = 1024 * 1024;
-const directFlag = process.platform === 'linux' && process.env.DM_DIRECT_IO !== '0' ? fsc.O_DIRECT : undefined;
-
-/** The file opened again for O_DIRECT writes, when the platform and filesystem allow it. */
-async function openDirect(abs: string, size: number): Promise<fsp.FileHandle | undefined> {
-  if (!directFlag || size < DIRECT_MIN) return undefined;
-  try { return await fsp.open(abs, fsc.O_WRONLY | directFlag); } catch { return undefined; }
-}
 
 /** Loads trees: from a snapshot's in-memory map first, then the store. */
 export type TreeLoader = (id: string) => Promise<Tree>;
@@ -125,7 +114,7 @@ export async function materialize(store: ObjectStore, root: SubdotRoot, dest: st
     const fh = await fsp.open(abs, 'wx', 0o600);
     let direct: fsp.FileHandle | undefined;
     try {
-      direct = await openDirect(abs, e.size);
+      direct = e.size >= DIRECT_MIN ? await openDirect(abs) : undefined;
       // Runs of consecutive non-zero chunks, read together and written with one write each.
       const runs: [number, number][] = [];
       for (let i = 0; i < e.chunks.length; i++) {
