@@ -399,8 +399,14 @@ test('trees a commit reuses from the stat cache are exactly the trees a full rea
     const v2 = await commit(e, 'app', { message: 'v2' });
     assert.equal(await treeOf(v2.id), await full());
     assert.notEqual(await treeOf(v2.id), await treeOf(v1.id));
+    // The no-op right after a commit that read files finds every tree in the stat cache, so
+    // it leaves the cache as it is (it rewrote it, re-encoding every tree, before).
+    const cacheDir = path.join(e.dotDir('app'), 'cache');
+    const caches = async () => Promise.all((await fsp.readdir(cacheDir)).map(async (f) => f + ' ' + (await fsp.stat(path.join(cacheDir, f))).mtimeMs));
+    const cachesBefore = await caches();
     const v3 = await commit(e, 'app', { message: 'no-op' });
     assert.equal(await treeOf(v3.id), await treeOf(v2.id));
+    assert.deepEqual(await caches(), cachesBefore, 'the no-op commit rewrote the stat cache');
     // A directory's mode change alone (nothing to read) must not reuse the old trees.
     await fsp.chmod(path.join(dir, 'a/c'), 0o700);
     const v4 = await commit(e, 'app', { message: 'chmod' });

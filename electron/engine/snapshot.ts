@@ -271,7 +271,9 @@ export async function snapshotDir(rootDir: string, opts: SnapshotOptions): Promi
           if (!racy) cache.set(rel, old!);
           files_++;
           bytes += size;
-          fp?.push(`f${m}\0${size}\0${st.ctimeNs}\0${st.ino}\0${old!.chunks.length}`);
+          // The same line as for a file that was read (below), so the commit after one that read
+          // everything reuses its trees.
+          fp?.push(`F${m}\0${size}\0${st.ctimeNs}\0${st.ino}\0${old!.chunks.join('')}`);
           entries.push({ name, type: 'file', ...meta, size, chunks: old!.chunks });
         } else {
           const e = fileEntry(abs, rel, name, st);
