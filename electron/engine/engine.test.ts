@@ -416,3 +416,29 @@ test('trees a commit reuses from the stat cache are exactly the trees a full rea
     assert.equal((await verify(e)).ok, true);
   } finally { await done(); }
 });
+
+test('gc merges the small packs that many commits leave; history and data stay whole', async () => {
+  const { e, home, done } = await fresh();
+  try {
+    await e.createDot('app');
+    const dir = await e.workDir('app', 'db', { create: true });
+    const packs = async () => (await fsp.readdir(path.join(home, 'objects', 'packs'))).filter((f) => f.endsWith('.pack')).length;
+    for (let i = 0; i < 20; i++) {
+      await write(path.join(dir, 'state'), `state ${i}`);
+      await commit(e, 'app', { message: `state ${i}` });
+    }
+    assert.ok((await packs()) >= 20, 'each commit wrote a pack');
+    const r = await gc(e);
+    assert.ok(r.packsRewritten >= 20, `packs rewritten: ${r.packsRewritten}`);
+    assert.equal(await packs(), 1);
+    assert.equal(r.removedObjects, 0);
+    assert.equal((await verify(e)).ok, true);
+    const again = await Engine.open(home, { chunkSize: e.chunkSize });
+    const history = await log(again, 'app');
+    assert.equal(history.length, 20);
+    await reset(again, 'app', history[15].id);
+    assert.equal(await fsp.readFile(path.join(await again.workDir('app', 'db'), 'state'), 'utf8'), 'state 4');
+    // A second gc has nothing left to merge.
+    assert.equal((await gc(again)).packsRewritten, 0);
+  } finally { await done(); }
+});

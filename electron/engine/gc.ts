@@ -4,6 +4,11 @@ import type { GcReport } from '../contract/models';
 import { Engine } from './store';
 import { storeRoots, walkReachable } from './verify';
 
+/** Packs under this size count as small. */
+const SMALL_PACK = 8 * 1024 * 1024;
+/** More small packs than this are merged by gc. */
+const SMALL_PACKS_MAX = 16;
+
 /**
  * Removes objects no ref, reflog, operation-log entry or trashed ref reaches. With
  * emptyTrash, deleted dots and branches (and their working states) are purged first.
@@ -29,6 +34,11 @@ export async function gc(engine: Engine, opts: { emptyTrash?: boolean } = {}): P
       for (const id of entries.keys()) { if (!live.has(id) || seen.has(id)) dead = true; seen.add(id); }
       if (dead) toRewrite.push(p);
     }
+    // Every commit adds a small pack (its commit object and changed trees), and every command
+    // loads every pack's index: past SMALL_PACKS_MAX small packs, gc merges them into one.
+    const small: string[] = [];
+    for (const p of packs) if (!toRewrite.includes(p) && (await fsp.stat(p)).size < SMALL_PACK) small.push(p);
+    if (small.length > SMALL_PACKS_MAX) toRewrite.push(...small);
     let removedObjects = 0, freedBytes = 0;
     if (toRewrite.length) {
       const r = await engine.objects.rewrite(toRewrite, (id) => live.has(id));
