@@ -1,4 +1,12 @@
-import { Compressor, Decompressor } from 'zstd-napi';
+import type { Compressor, Decompressor } from 'zstd-napi';
+
+/**
+ * zstd-napi, loaded on first use. Why: loading its native module costs every command about
+ * 9 ms, and many (a no-op commit, list, log of raw objects) never compress anything.
+ */
+let zstd: typeof import('zstd-napi') | undefined;
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const lib = (): typeof import('zstd-napi') => (zstd ??= require('zstd-napi') as typeof import('zstd-napi'));
 
 /** Codec of a stored object: 0 = stored as is (incompressible), 1 = zstd. */
 export type Codec = 0 | 1;
@@ -7,14 +15,21 @@ const compressors = new Map<number, Compressor>();
 let decompressor: Decompressor | undefined;
 
 /**
+ * Objects smaller than this (commits, most trees) are stored as they are. Why: zstd saves a few
+ * hundred bytes on them at most, and reading a compressed one makes a command that only reads
+ * commits (a no-op commit, log) load the zstd module first (9 ms).
+ */
+export const STORE_RAW_BELOW = 1024;
+
+/**
  * Compresses on the calling thread; keeps the raw bytes when zstd does not help.
  * Bulk chunk data goes through the worker pool (chunk-pool.ts), which applies the same rule.
  */
 export function encodeSync(data: Uint8Array, level: number): { codec: Codec; bytes: Buffer } {
   const buf = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  if (buf.length < 64) return { codec: 0, bytes: buf };
+  if (buf.length < STORE_RAW_BELOW) return { codec: 0, bytes: buf };
   let c = compressors.get(level);
-  if (!c) { c = new Compressor(); c.setParameters({ compressionLevel: level }); compressors.set(level, c); }
+  if (!c) { c = new (lib().Compressor)(); c.setParameters({ compressionLevel: level }); compressors.set(level, c); }
   const z = c.compress(buf);
   return worthCompressing(buf.length, z.length) ? { codec: 1, bytes: z } : { codec: 0, bytes: buf };
 }
@@ -35,6 +50,6 @@ export async function encode(data: Uint8Array, level: number): Promise<{ codec: 
 /** Reverses encode(). */
 export async function decode(codec: number, bytes: Buffer): Promise<Buffer> {
   if (codec === 0) return bytes;
-  if (codec === 1) return (decompressor ??= new Decompressor()).decompress(bytes);
+  if (codec === 1) return (decompressor ??= new (lib().Decompressor)()).decompress(bytes);
   throw new Error(`unknown codec ${codec}`);
 }

@@ -417,28 +417,57 @@ test('trees a commit reuses from the stat cache are exactly the trees a full rea
   } finally { await done(); }
 });
 
-test('gc merges the small packs that many commits leave; history and data stay whole', async () => {
+test('commits merge the small packs they leave once there are more than 16; history and data stay whole', async () => {
   const { e, home, done } = await fresh();
   try {
     await e.createDot('app');
     const dir = await e.workDir('app', 'db', { create: true });
     const packs = async () => (await fsp.readdir(path.join(home, 'objects', 'packs'))).filter((f) => f.endsWith('.pack')).length;
-    for (let i = 0; i < 20; i++) {
+    const counts: number[] = [];
+    for (let i = 0; i < 40; i++) {
       await write(path.join(dir, 'state'), `state ${i}`);
       await commit(e, 'app', { message: `state ${i}` });
+      counts.push(await packs());
     }
-    assert.ok((await packs()) >= 20, 'each commit wrote a pack');
-    const r = await gc(e);
-    assert.ok(r.packsRewritten >= 20, `packs rewritten: ${r.packsRewritten}`);
-    assert.equal(await packs(), 1);
-    assert.equal(r.removedObjects, 0);
+    // Each commit adds a pack until there are 17, then the 17 become one.
+    assert.deepEqual(counts.slice(0, 16), Array.from({ length: 16 }, (_, i) => i + 1));
+    assert.equal(counts[16], 1, `packs after the 17th commit: ${counts[16]}`);
+    assert.ok(Math.max(...counts) <= 16, `never more than 16 packs: ${counts.join(' ')}`);
     assert.equal((await verify(e)).ok, true);
     const again = await Engine.open(home, { chunkSize: e.chunkSize });
     const history = await log(again, 'app');
-    assert.equal(history.length, 20);
-    await reset(again, 'app', history[15].id);
+    assert.equal(history.length, 40);
+    await reset(again, 'app', history[35].id);
     assert.equal(await fsp.readFile(path.join(await again.workDir('app', 'db'), 'state'), 'utf8'), 'state 4');
-    // A second gc has nothing left to merge.
-    assert.equal((await gc(again)).packsRewritten, 0);
+    // gc finds nothing unreachable and nothing left to merge.
+    const r = await gc(again);
+    assert.equal(r.removedObjects, 0);
+    assert.equal(r.packsRewritten, 0);
+  } finally { await done(); }
+});
+
+test('merging small packs keeps a pack that holds a damaged object, so verify still names it', async () => {
+  const { e, done } = await fresh();
+  try {
+    await e.createDot('app');
+    const dir = await e.workDir('app', 'db', { create: true });
+    await write(path.join(dir, 'f'), 'important '.repeat(10_000));
+    await commit(e, 'app', { message: 'one' });
+    const [damaged] = await e.objects.packs();
+    const buf = await fsp.readFile(damaged);
+    buf[200] ^= 0x55;
+    await fsp.chmod(damaged, 0o644);
+    await fsp.writeFile(damaged, buf);
+    for (let i = 0; i < 16; i++) {
+      await write(path.join(dir, 'state'), `state ${i}`);
+      await commit(e, 'app', { message: `state ${i}` });
+    }
+    const left = await e.objects.packs();
+    assert.equal(left.length, 2, `the merged pack and the damaged one: ${left.map((p) => path.basename(p)).join(' ')}`);
+    assert.ok(left.includes(damaged));
+    const rep = await verify(e);
+    assert.equal(rep.ok, false);
+    assert.ok(rep.damaged.some((d) => d.pack === path.basename(damaged)));
+    assert.equal((await log(e, 'app')).length, 17);
   } finally { await done(); }
 });

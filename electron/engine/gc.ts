@@ -3,11 +3,8 @@ import * as path from 'node:path';
 import type { GcReport } from '../contract/models';
 import { Engine } from './store';
 import { storeRoots, walkReachable } from './verify';
+import { SMALL_PACKS_MAX } from './pack-store';
 
-/** Packs under this size count as small. */
-const SMALL_PACK = 8 * 1024 * 1024;
-/** More small packs than this are merged by gc. */
-const SMALL_PACKS_MAX = 16;
 
 /**
  * Removes objects no ref, reflog, operation-log entry or trashed ref reaches. With
@@ -34,10 +31,8 @@ export async function gc(engine: Engine, opts: { emptyTrash?: boolean } = {}): P
       for (const id of entries.keys()) { if (!live.has(id) || seen.has(id)) dead = true; seen.add(id); }
       if (dead) toRewrite.push(p);
     }
-    // Every commit adds a small pack (its commit object and changed trees), and every command
-    // loads every pack's index: past SMALL_PACKS_MAX small packs, gc merges them into one.
-    const small: string[] = [];
-    for (const p of packs) if (!toRewrite.includes(p) && (await fsp.stat(p)).size < SMALL_PACK) small.push(p);
+    // Past SMALL_PACKS_MAX small packs, they are merged into one (see PackStore.compact).
+    const small = (await engine.objects.smallPacks()).filter((p) => !toRewrite.includes(p));
     if (small.length > SMALL_PACKS_MAX) toRewrite.push(...small);
     let removedObjects = 0, freedBytes = 0;
     if (toRewrite.length) {

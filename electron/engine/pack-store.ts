@@ -17,6 +17,10 @@ const FORMAT = 1;
 const REC_HEADER = 1 + ID_BYTES + 1 + 4 + 4;
 /** A pack is closed and a new one started past this size, so no single file grows without bound. */
 const PACK_LIMIT = 512 * 1024 * 1024;
+/** Packs under this size count as small (see compact). */
+export const SMALL_PACK = 8 * 1024 * 1024;
+/** More small packs than this are merged into one by compact and gc. */
+export const SMALL_PACKS_MAX = 16;
 /** Records are buffered and written in blocks of about this size. */
 const WRITE_BLOCK = 4 * 1024 * 1024;
 
@@ -487,7 +491,29 @@ export class PackStore implements ObjectStore {
   /** Number of objects and bytes per pack (for gc decisions and status). */
   packOf(id: string): string | undefined { return this.index.get(id)?.pack; }
 
-  /** Removes the pack's files (gc only, under the exclusive lock). */
+  /** The packs under SMALL_PACK bytes. */
+  async smallPacks(): Promise<string[]> {
+    const small: string[] = [];
+    for (const p of await this.packs()) if (((await fsp.stat(p).catch(() => undefined))?.size ?? Infinity) < SMALL_PACK) small.push(p);
+    return small;
+  }
+
+  /**
+   * Every commit adds a small pack (its commit object and changed trees), and every command
+   * loads every pack's index: past SMALL_PACKS_MAX small packs, their objects are copied into
+   * one pack (each checked against its id) and the old packs removed. Nothing is dropped, so
+   * unlike gc this needs no walk of what is reachable: the store lock runs it as a write
+   * operation finishes (as git runs its auto gc). Returns the number of packs merged.
+   */
+  async compact(): Promise<number> {
+    if (this.loaded.size <= SMALL_PACKS_MAX) return 0;
+    const small = await this.smallPacks();
+    if (small.length <= SMALL_PACKS_MAX) return 0;
+    await this.rewrite(small, () => true);
+    return small.length;
+  }
+
+  /** Removes the pack's files (gc and compact only, under the exclusive lock). */
   async dropPack(pack: string): Promise<void> {
     crashPoint('gc:drop-pack');
     await chunkPool().closePacks();
@@ -518,6 +544,7 @@ export class PackStore implements ObjectStore {
     const copied = new Set<string>();
     let dropped = 0, droppedBytes = 0;
     const damaged: string[] = [];
+    const damagedIn = new Set<string>();
     const dropping = new Set(packs);
     for (const pack of packs) {
       for (const [id, loc] of await this.packEntries(pack)) {
@@ -529,7 +556,7 @@ export class PackStore implements ObjectStore {
         await fh.read(bytes, 0, loc.stored, loc.offset);
         let ok = false;
         try { const d = await decode(loc.codec, bytes); ok = d.length === loc.size && objectId(loc.type, d) === id; } catch { ok = false; }
-        if (!ok) { damaged.push(id); continue; }
+        if (!ok) { damaged.push(id); damagedIn.add(pack); continue; }
         await this.serialWrite(async () => {
           if (this.writer && this.writer.size + bytes.length > PACK_LIMIT) await this.finishPack();
           if (!this.writer) this.writer = await PackWriter.create(this.dir);
@@ -540,8 +567,10 @@ export class PackStore implements ObjectStore {
       }
     }
     const made = await this.serialWrite(() => this.finishPack());
-    // Why the check: a rewritten pack with the same ids gets the same name; it must not be dropped.
-    for (const p of packs) if (p !== made) await this.dropPack(p);
+    // Why the checks: a rewritten pack with the same ids gets the same name; it must not be
+    // dropped. A pack holding a damaged object is kept: verify goes on naming the damage, and
+    // whatever of it is still readable is not thrown away.
+    for (const p of packs) if (p !== made && !damagedIn.has(p)) await this.dropPack(p);
     await this.reload();
     return { kept: copied.size, dropped, droppedBytes, damaged };
   }

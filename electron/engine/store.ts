@@ -109,7 +109,10 @@ export class Engine {
         return await this.holder.run(true, async () => {
           await this.objects.reload();
           await this.recover();
-          return fn();
+          const r = await fn();
+          // Why here: every operation that writes packs finishes under this lock (gc merges on its own).
+          if (!op.startsWith('gc')) await this.objects.compact().catch(() => { /* the next operation or gc tries again */ });
+          return r;
         });
       } finally {
         await this.objects.abort().catch(() => {});
