@@ -152,8 +152,9 @@ export async function snapshotDir(rootDir: string, opts: SnapshotOptions): Promi
           await pool.reserve(want);
           const ab = pool.buffer(want);
           let bytesRead: number;
-          try { ({ bytesRead } = await fh.read(new Uint8Array(ab), 0, want, pos)); } catch (e) { pool.release(want); throw e; }
-          if (bytesRead === 0) { pool.release(want); break; }
+          try { ({ bytesRead } = await fh.read(new Uint8Array(ab), 0, want, pos)); } catch (e) { pool.recycle(ab); pool.release(want); throw e; }
+          // Why recycle: a file whose size is a multiple of the block size ends with this empty read.
+          if (bytesRead === 0) { pool.recycle(ab); pool.release(want); break; }
           const part = processBlock(ab, bytesRead, want);
           part.catch(() => {});
           parts.push(part);
@@ -195,13 +196,14 @@ export async function snapshotDir(rootDir: string, opts: SnapshotOptions): Promi
         fs.closeSync(fd);
       }
     } catch (e) {
+      pool.recycle(ab);
       pool.release(want);
       throw e;
     }
     readFiles++;
     readBytes += read;
     opts.onBytes?.(read, rel);
-    if (read === 0) { pool.release(want); return { parts: [], read, after }; }
+    if (read === 0) { pool.recycle(ab); pool.release(want); return { parts: [], read, after }; }
     const part = processBlock(ab, read, want);
     part.catch(() => {});
     return { parts: [part], read, after };
