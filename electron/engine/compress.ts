@@ -29,7 +29,7 @@ export function encodeSync(data: Uint8Array, level: number): { codec: Codec; byt
   const buf = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   if (buf.length < STORE_RAW_BELOW) return { codec: 0, bytes: buf };
   let c = compressors.get(level);
-  if (!c) { c = new (lib().Compressor)(); c.setParameters({ compressionLevel: level }); compressors.set(level, c); }
+  if (!c) { c = new (lib().Compressor)(); c.setParameters({ compressionLevel: level, checksumFlag: true }); compressors.set(level, c); }
   const z = c.compress(buf);
   return worthCompressing(buf.length, z.length) ? { codec: 1, bytes: z } : { codec: 0, bytes: buf };
 }

@@ -8,6 +8,9 @@ import { randomBytes } from 'node:crypto';
 import { objectStoreSuite } from './object-store.suite';
 import { MemoryStore } from './memory-store';
 import { PackStore } from './pack-store';
+import { objectId } from './objects';
+import { snapshotDir } from './snapshot';
+import { compress as zstdCompress } from 'zstd-napi';
 
 /** True when files in `dir` can be opened with O_DIRECT (not on tmpfs, for one). */
 async function canDirect(dir: string): Promise<boolean> {
@@ -110,6 +113,55 @@ test('PackStore.writePieces: the chunk workers write a run of chunks into a file
     await again.close();
   } finally { await fsp.rm(dir, { recursive: true, force: true }); }
 });
+
+test('checkout trusts a chunk without hashing it only when its zstd checksum holds: a flipped checksum byte, and an old frame without one whose content is wrong, are named as damaged', async () => {
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'dm-pack-'));
+  try {
+    const s = await PackStore.open(dir, { level: 3 });
+    const datas = Array.from({ length: 3 }, (_, i) => Buffer.from(`page ${i} `.repeat(20000)));
+    const ids = [objectId('chunk', datas[0])];
+    // Commits hash and compress chunks in the worker pool.
+    await snapshotInto(s, dir, datas[0]);
+    ids.push(await s.put('chunk', datas[1]));
+    // A frame as stores written before checksums hold it, stored under the id of other content.
+    const wrong = Buffer.from('something else '.repeat(8000)).subarray(0, datas[2].length);
+    await s.putTrustedMany([{ id: objectId('chunk', datas[2]), type: 'chunk', codec: 1, size: datas[2].length, bytes: zstdCompress(wrong) }]);
+    ids.push(objectId('chunk', datas[2]));
+    await s.flush();
+    const pack = (await s.packs())[0];
+    const buf = await fsp.readFile(pack);
+    for (const id of ids.slice(0, 2)) {
+      const loc = s.locate(id)!;
+      assert.equal(loc.codec, 1);
+      assert.ok(buf[loc.offset + 4] & 0x04, 'new frames carry a content checksum');
+    }
+    const out = path.join(dir, 'out.bin');
+    const fh = await fsp.open(out, 'w');
+    try {
+      await s.writePieces(ids.slice(0, 2), fh.fd, 0);
+      assert.ok((await fsp.readFile(out)).equals(Buffer.concat(datas.slice(0, 2))));
+      await assert.rejects(s.writePieces(ids, fh.fd, 0), (e: any) => e.code === 'STORE_CORRUPT' && e.message.includes(ids[2].slice(0, 12)));
+      await s.close();
+      // The last byte of a frame is part of its checksum.
+      const loc = s.locate(ids[1])!;
+      buf[loc.offset + loc.stored - 1] ^= 0x01;
+      await fsp.chmod(pack, 0o644);
+      await fsp.writeFile(pack, buf);
+      const again = await PackStore.open(dir, { level: 3 });
+      await assert.rejects(again.writePieces(ids.slice(0, 2), fh.fd, 0), (e: any) => e.code === 'STORE_CORRUPT' && e.message.includes(ids[1].slice(0, 12)));
+      await again.close();
+    } finally { await fh.close(); }
+  } finally { await fsp.rm(dir, { recursive: true, force: true }); }
+});
+
+/** Stores `data` as a one-file commit would: hashed and compressed by the chunk workers. */
+async function snapshotInto(s: PackStore, dir: string, data: Buffer): Promise<void> {
+  const src = path.join(dir, 'src');
+  await fsp.mkdir(src);
+  await fsp.writeFile(path.join(src, 'f'), data);
+  await snapshotDir(src, { chunkSize: 1024 * 1024, store: s, level: 3 });
+  await fsp.rm(src, { recursive: true });
+}
 
 test('PackStore.writePieces with an O_DIRECT descriptor: aligned runs skip the page cache, tails and unaligned runs do not, and the file is byte-exact', async (t) => {
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'dm-pack-'));

@@ -11,6 +11,9 @@ export const CODE_TYPE: Record<number, ObjectType> = { 1: 'chunk', 2: 'tree', 3:
 /** Length in bytes of an object id (SHA-256). */
 export const ID_BYTES = 32;
 
+/** A record's header in a pack: type u8, id, codec u8, raw size u32, stored size u32 (big-endian). */
+export const REC_HEADER = 1 + ID_BYTES + 1 + 4 + 4;
+
 /**
  * The id of an object: SHA-256 over "<type> <length>\0" + content (as git does),
  * so a chunk can never be mistaken for a tree or commit with the same bytes.

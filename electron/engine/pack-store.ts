@@ -3,7 +3,7 @@ import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import { DmError } from '../contract/errors';
-import { ObjectStore, ObjectType, ObjectInfo, TYPE_CODE, CODE_TYPE, objectId, ID_BYTES } from './objects';
+import { ObjectStore, ObjectType, ObjectInfo, TYPE_CODE, CODE_TYPE, objectId, ID_BYTES, REC_HEADER } from './objects';
 import { encode, decode, Codec } from './compress';
 import { fsyncDir, isNotFound, tmpNameFor } from './fsutil';
 import { crashPoint } from './crash';
@@ -14,7 +14,6 @@ import { AlignedBuffer, DIRECT_ALIGN, openDirect } from './direct-io';
 const PACK_MAGIC = Buffer.from('DMPK');
 const FORMAT = 1;
 /** Record header: type u8, id 32, codec u8, raw length u32, stored length u32. */
-const REC_HEADER = 1 + ID_BYTES + 1 + 4 + 4;
 /** A pack is closed and a new one started past this size, so no single file grows without bound. */
 const PACK_LIMIT = 512 * 1024 * 1024;
 /** Packs under this size count as small (see compact). */
@@ -365,17 +364,20 @@ export class PackStore implements ObjectStore {
       }
       let j = i + 1;
       let end = first.offset + first.stored;
-      const recs: StoredRecord[] = [{ id: ids[i], type: first.type, codec: first.codec, offset: 0, stored: first.stored, size: first.size }];
+      // The run is read from the first record's header on: the worker checks every record's
+      // header against the id it wants (see chunk-worker.ts).
+      const start = first.offset - REC_HEADER;
+      const recs: StoredRecord[] = [{ id: ids[i], type: first.type, codec: first.codec, offset: REC_HEADER, stored: first.stored, size: first.size }];
       let bytes = first.size;
       while (j < ids.length && end - first.offset < 8 * 1024 * 1024) {
         const l = this.locate(ids[j]);
         if (!l || l.pack !== first.pack || l.offset !== end + REC_HEADER) break;
-        recs.push({ id: ids[j], type: l.type, codec: l.codec, offset: l.offset - first.offset, stored: l.stored, size: l.size });
+        recs.push({ id: ids[j], type: l.type, codec: l.codec, offset: l.offset - start, stored: l.stored, size: l.size });
         end = l.offset + l.stored;
         bytes += l.size;
         j++;
       }
-      jobs.push(pool.writeRun(first.pack, first.offset, end - first.offset, recs, fd, pos, directFd).then(({ bad, truncated }) => {
+      jobs.push(pool.writeRun(first.pack, start, end - start, recs, fd, pos, directFd).then(({ bad, truncated }) => {
         if (truncated) throw corrupt(recs[0].id, first, 'pack file is truncated');
         if (bad >= 0) throw corrupt(recs[bad].id, this.locate(recs[bad].id) ?? first, 'content does not match its hash');
       }));
