@@ -4,18 +4,26 @@ import * as path from 'node:path';
 import type { Codec } from './compress';
 import type { ObjectType } from './objects';
 
+/** A run of records lying back to back in a pack (offsets relative to packOffset), ids 32 bytes each. */
+export interface RunRequest { pack: string; packOffset: number; packLen: number; offsets: number[]; stored: number[]; sizes: number[]; codecs: number[]; types: ObjectType[]; ids: ArrayBuffer }
+
 /** Messages to a chunk worker (chunk-worker.ts). Buffers travel as transferred ArrayBuffers. */
 export type WorkerRequest =
   | { op: 'hash'; job: number; ab: ArrayBuffer; len: number; chunkSize: number }
   | { op: 'compress'; job: number; which: number[]; level: number }
-  | { op: 'write'; job: number; pack: string; packOffset: number; packLen: number; offsets: number[]; stored: number[]; sizes: number[]; codecs: number[]; types: ObjectType[]; ids: ArrayBuffer; fd: number; directFd: number; position: number }
+  | ({ op: 'write'; job: number; fd: number; directFd: number; position: number } & RunRequest)
+  | ({ op: 'create'; job: number; path: string; mode: number; uid: number; gid: number; chown: boolean; mtimeNs: string } & RunRequest)
   | { op: 'close'; job: number };
+
+/** What a file's fstat said once checkout had created it: size, mtime ns, ctime ns, inode, mode, uid, gid. */
+export type CreatedStat = [string, string, string, string, number, number, number];
 
 /** Replies of a chunk worker. */
 export type WorkerReply =
   | { op: 'hashed'; job: number; ids: ArrayBuffer }
   | { op: 'compressed'; job: number; codecs: Uint8Array; ends: Uint32Array; block: ArrayBuffer }
   | { op: 'wrote'; job: number; bad: number; truncated: boolean }
+  | { op: 'created'; job: number; bad: number; truncated: boolean; stat: CreatedStat | [] }
   | { op: 'closed'; job: number }
   | { op: 'error'; job: number; message: string; code?: string };
 
@@ -224,6 +232,29 @@ export class ChunkPool {
     }, [idsAb]);
     if (r.op !== 'wrote') throw new Error(`unexpected reply ${r.op}`);
     return { bad: r.bad, truncated: r.truncated };
+  }
+
+  /**
+   * Has a worker decode and verify a run (as writeRun(); none for an empty file), create the
+   * file `abs` (which must not exist) with it, set its owner (when `chown`), mode and mtime, and
+   * stat it. Returns the index of the first damaged record (nothing is created then) or -1, and
+   * the stat.
+   */
+  async createFile(abs: string, meta: { mode: number; uid: number; gid: number; mtime: string; chown: boolean }, run: { pack: string; packOffset: number; packLen: number; recs: StoredRecord[] } | null): Promise<{ bad: number; truncated: boolean; stat: CreatedStat | [] }> {
+    const slot = this.leastBusy();
+    const job = this.nextJob++;
+    const recs = run?.recs ?? [];
+    const ids = Buffer.allocUnsafe(recs.length * 32);
+    recs.forEach((r, k) => ids.write(r.id, k * 32, 'hex'));
+    const idsAb = ids.buffer.slice(ids.byteOffset, ids.byteOffset + ids.length) as ArrayBuffer;
+    const r = await this.send(slot, {
+      op: 'create', job, path: abs, mode: meta.mode, uid: meta.uid, gid: meta.gid, chown: meta.chown, mtimeNs: meta.mtime,
+      pack: run?.pack ?? '', packOffset: run?.packOffset ?? 0, packLen: run?.packLen ?? 0, ids: idsAb,
+      offsets: recs.map((x) => x.offset), stored: recs.map((x) => x.stored), sizes: recs.map((x) => x.size),
+      codecs: recs.map((x) => x.codec), types: recs.map((x) => x.type),
+    }, [idsAb]);
+    if (r.op !== 'created') throw new Error(`unexpected reply ${r.op}`);
+    return { bad: r.bad, truncated: r.truncated, stat: r.stat };
   }
 
   /** Has every worker close the pack files it keeps open (gc is about to remove packs). */

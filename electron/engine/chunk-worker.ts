@@ -6,7 +6,8 @@
 import * as fs from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { CCtx, DCtx, CParameter, compressBound } from 'zstd-napi/binding';
-import type { WorkerRequest, WorkerReply } from './chunk-pool';
+import type { WorkerRequest, WorkerReply, RunRequest } from './chunk-pool';
+import { setFdTimesNsSync } from './native';
 import { objectIdBytes, ID_BYTES, REC_HEADER, TYPE_CODE } from './objects';
 import { worthCompressing } from './compress';
 import { AlignedBuffer, DIRECT_ALIGN } from './direct-io';
@@ -118,6 +119,40 @@ function reply(m: WorkerReply, transfer: ArrayBuffer[]): void {
   port!.postMessage(m, transfer);
 }
 
+/**
+ * Reads a run of records lying back to back in a pack, decompresses each into one aligned
+ * buffer and checks every one against its id. On success the caller gives `mem` back (freeOut).
+ */
+function decodeRun(m: RunRequest): { out: Buffer; total: number; mem: AlignedBuffer } | { bad: number; truncated: boolean } {
+  const { fd: packFd } = packFile(m.pack);
+  const src = growIn(m.packLen);
+  if (readFully(packFd, src, m.packLen, m.packOffset) !== m.packLen) return { bad: 0, truncated: true };
+  const total = m.sizes.reduce((a, b) => a + b, 0);
+  const { mem, buf: out } = takeOut(total);
+  let o = 0;
+  for (let k = 0; k < m.sizes.length; k++) {
+    const stored = src.subarray(m.offsets[k], m.offsets[k] + m.stored[k]);
+    const size = m.sizes[k];
+    const dst = out.subarray(o, o + size);
+    const id = Buffer.from(m.ids, k * 32, 32);
+    let ok: boolean;
+    if (m.codecs[k] === 1) {
+      let n = -1;
+      try { n = dctx.decompress(dst, stored); } catch { n = -1; }
+      ok = n === size;
+    } else {
+      ok = stored.length === size;
+      if (ok) stored.copy(dst);
+    }
+    // Why not always hash: SHA-256 of every chunk was a sixth of a checkout's CPU. A frame
+    // with a checksum was checked by zstd just now, and its record header names this id.
+    const checked = ok && m.codecs[k] === 1 && hasChecksum(stored) && headerMatches(src, m.offsets[k], TYPE_CODE[m.types[k]], id, 1, size, m.stored[k]);
+    if (!ok || (!checked && !objectIdBytes(m.types[k], dst).equals(id))) { freeOut.push(mem); return { bad: k, truncated: false }; }
+    o += size;
+  }
+  return { out, total, mem };
+}
+
 port.on('message', (m: WorkerRequest) => {
   try {
     if (m.op === 'hash') {
@@ -153,38 +188,36 @@ port.on('message', (m: WorkerRequest) => {
     } else if (m.op === 'write') {
       // A run of records lying back to back in a pack: read them, decompress each into one
       // buffer, check every id, then write the run into the file. The main thread only plans.
-      const { fd: packFd } = packFile(m.pack);
-      const src = growIn(m.packLen);
-      if (readFully(packFd, src, m.packLen, m.packOffset) !== m.packLen) { reply({ op: 'wrote', job: m.job, bad: 0, truncated: true }, []); return; }
-      const total = m.sizes.reduce((a, b) => a + b, 0);
-      const { mem, buf: out } = takeOut(total);
-      let o = 0;
-      let bad = -1;
-      for (let k = 0; k < m.sizes.length; k++) {
-        const stored = src.subarray(m.offsets[k], m.offsets[k] + m.stored[k]);
-        const size = m.sizes[k];
-        const dst = out.subarray(o, o + size);
-        const id = Buffer.from(m.ids, k * 32, 32);
-        if (m.codecs[k] === 1) {
-          let n = -1;
-          try { n = dctx.decompress(dst, stored); } catch { n = -1; }
-          if (n !== size) { bad = k; break; }
-        } else {
-          if (stored.length !== size) { bad = k; break; }
-          stored.copy(dst);
-        }
-        // Why not always hash: SHA-256 of every chunk was a sixth of a checkout's CPU. A frame
-        // with a checksum was checked by zstd just now, and its record header names this id.
-        const checked = m.codecs[k] === 1 && hasChecksum(stored) && headerMatches(src, m.offsets[k], TYPE_CODE[m.types[k]], id, 1, size, m.stored[k]);
-        if (!checked && !objectIdBytes(m.types[k], dst).equals(id)) { bad = k; break; }
-        o += size;
-      }
-      if (bad >= 0) { freeOut.push(mem); reply({ op: 'wrote', job: m.job, bad, truncated: false }, []); return; }
-      writeRunOut(m.fd, m.directFd, out, total, m.position, (e) => {
-        freeOut.push(mem);
+      const run = decodeRun(m);
+      if ('bad' in run) { reply({ op: 'wrote', job: m.job, ...run }, []); return; }
+      writeRunOut(m.fd, m.directFd, run.out, run.total, m.position, (e) => {
+        freeOut.push(run.mem);
         if (e) reply({ op: 'error', job: m.job, message: e.message, code: (e as NodeJS.ErrnoException).code }, []);
         else reply({ op: 'wrote', job: m.job, bad: -1, truncated: false }, []);
       });
+    } else if (m.op === 'create') {
+      // A whole small file: its one run (or nothing, when empty) decoded and checked as above,
+      // then created, written, given its owner, mode and times and stat'ed through one
+      // descriptor with synchronous calls. Why here: as a chain of promise-based calls from the
+      // main thread (open, write, truncate, close, chown, chmod, utimes, lstat) 3,000 files cost
+      // twice the CPU, and the calls of several files contended for the directory's lock.
+      const run = m.sizes.length ? decodeRun(m) : { out: Buffer.alloc(0), total: 0, mem: undefined };
+      if ('bad' in run) { reply({ op: 'created', job: m.job, ...run, stat: [] }, []); return; }
+      let fd = -1;
+      try {
+        fd = fs.openSync(m.path, 'wx', 0o600);
+        let at = 0;
+        while (at < run.total) at += fs.writeSync(fd, run.out, at, run.total - at, at);
+        if (m.chown) fs.fchownSync(fd, m.uid, m.gid);
+        fs.fchmodSync(fd, m.mode);
+        const ns = BigInt(m.mtimeNs);
+        setFdTimesNsSync(fd, ns, ns);
+        const st = fs.fstatSync(fd, { bigint: true });
+        reply({ op: 'created', job: m.job, bad: -1, truncated: false, stat: [st.size.toString(), st.mtimeNs.toString(), st.ctimeNs.toString(), st.ino.toString(), Number(st.mode & 0o7777n), Number(st.uid), Number(st.gid)] }, []);
+      } finally {
+        if (run.mem) freeOut.push(run.mem);
+        if (fd >= 0) fs.closeSync(fd);
+      }
     } else if (m.op === 'close') {
       for (const f of packs.values()) fs.closeSync(f.fd);
       packs.clear();

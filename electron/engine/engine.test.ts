@@ -498,3 +498,38 @@ test('a commit of files of every size reuses a few read buffers (memory stays fl
     for (const [n, b] of Object.entries(files)) assert.ok((await fsp.readFile(path.join(copy, n))).equals(b), n);
   } finally { await done(); }
 });
+
+test('checkout records what it wrote in the stat cache exactly (hard-linked files too), so the next commit reads no file', async () => {
+  const { e, done } = await fresh();
+  try {
+    await e.createDot('app');
+    const dir = await e.workDir('app', 'data', { create: true });
+    await write(path.join(dir, 'empty'), '');
+    for (let i = 0; i < 30; i++) await write(path.join(dir, `d${i % 3}/small-${i}`), `file ${i} `.repeat(100 * i));
+    await write(path.join(dir, 'big'), randomBytes(3 * 1024 * 1024 + 5));
+    await write(path.join(dir, 'linked'), 'linked content');
+    await fsp.link(path.join(dir, 'linked'), path.join(dir, 'second-name'));
+    await fsp.chmod(path.join(dir, 'd1/small-4'), 0o640);
+    const old = new Date(Date.now() - 60_000);
+    const all: string[] = [];
+    const walk = async (d: string, rel: string): Promise<void> => {
+      for (const n of await fsp.readdir(d)) {
+        const st = await fsp.lstat(path.join(d, n));
+        if (st.isDirectory()) await walk(path.join(d, n), rel + n + '/'); else { all.push(rel + n); await fsp.utimes(path.join(d, n), old, old); }
+      }
+    };
+    await walk(dir, '');
+    await commit(e, 'app', { message: 'files' });
+    await checkout(e, 'app', 'copy', { create: true });
+    const copy = await e.workDir('app', 'data');
+    const cache = (await e.readCache('app', (await e.genOf('app', 'copy'))!)).data;
+    for (const rel of all.filter((r) => r !== 'second-name')) {
+      const st = await fsp.lstat(path.join(copy, rel), { bigint: true });
+      const c = cache.get(rel);
+      assert.ok(c, `cache entry for ${rel}`);
+      assert.deepEqual([c.size, c.mtime, c.ctime, c.ino, c.mode, c.uid, c.gid], [Number(st.size), st.mtimeNs.toString(), st.ctimeNs.toString(), st.ino.toString(), Number(st.mode & 0o7777n), Number(st.uid), Number(st.gid)], rel);
+    }
+    const again = await snapshotDir(copy, { chunkSize: e.chunkSize, store: null, cache });
+    assert.equal(again.readFiles, 0, 'no file re-read after checkout');
+  } finally { await done(); }
+});

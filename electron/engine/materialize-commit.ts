@@ -2,7 +2,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { ProgressEvent } from '../contract/models';
 import { Engine, newGenId } from './store';
-import { materialize, statCacheFor } from './materialize';
+import { materialize, statCacheFor, MaterializedFile } from './materialize';
 import { StatCache } from './snapshot';
 
 /**
@@ -11,11 +11,11 @@ import { StatCache } from './snapshot';
  * the files written, for the stat cache. Nothing points at the new gen yet: a crash
  * leaves an orphan that recovery removes.
  */
-export async function buildGen(engine: Engine, dot: string, commitId: string | null, opts: { reuseGen?: string; extraSubdots?: string[]; onProgress?: (p: ProgressEvent) => void; op: string }): Promise<{ gen: string; files: Record<string, [string, string[]][]> }> {
+export async function buildGen(engine: Engine, dot: string, commitId: string | null, opts: { reuseGen?: string; extraSubdots?: string[]; onProgress?: (p: ProgressEvent) => void; op: string }): Promise<{ gen: string; files: Record<string, MaterializedFile[]> }> {
   const gen = newGenId();
   const root = engine.genDir(dot, gen);
   await fsp.mkdir(root, { recursive: true });
-  const files: Record<string, [string, string[]][]> = {};
+  const files: Record<string, MaterializedFile[]> = {};
   const reuseCaches = opts.reuseGen ? await engine.readCache(dot, opts.reuseGen) : {};
   let done = 0;
   let total = 0;
@@ -37,7 +37,7 @@ export async function buildGen(engine: Engine, dot: string, commitId: string | n
 }
 
 /** Writes the stat cache for a gen from buildGen's file list. */
-export async function cacheGen(engine: Engine, dot: string, gen: string, files: Record<string, [string, string[]][]>): Promise<void> {
+export async function cacheGen(engine: Engine, dot: string, gen: string, files: Record<string, MaterializedFile[]>): Promise<void> {
   const caches: Record<string, StatCache> = {};
   for (const [sub, list] of Object.entries(files)) caches[sub] = await statCacheFor(path.join(engine.genDir(dot, gen), sub), list);
   await engine.writeCache(dot, gen, caches);

@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { ObjectStore, objectId } from './objects';
 import { SubdotRoot, Tree, TreeEntry, Meta, decodeTree, safeRelPath } from './model';
-import { StatCache, cacheHit } from './snapshot';
+import { StatCache, StatCacheEntry, cacheHit } from './snapshot';
 import { setTimesNs } from './native';
 import { DmError } from '../contract/errors';
 import { crashPoint } from './crash';
@@ -75,7 +75,7 @@ async function limit<T>(items: T[], n: number, fn: (t: T) => Promise<void>): Pro
  * written (checkout writes only what differs); the caller discards the reuse source after.
  * Returns the files written (path, chunks), for statCacheFor().
  */
-export async function materialize(store: ObjectStore, root: SubdotRoot, dest: string, opts: MaterializeOptions): Promise<[string, string[]][]> {
+export async function materialize(store: ObjectStore, root: SubdotRoot, dest: string, opts: MaterializeOptions): Promise<MaterializedFile[]> {
   const load = treeLoader(store);
   const zeroId = objectId('chunk', Buffer.alloc(opts.chunkSize));
   /** Raw size of a chunk, from the store's index. */
@@ -106,6 +106,8 @@ export async function materialize(store: ObjectStore, root: SubdotRoot, dest: st
 
   // Pass 2: file contents.
   const runGate = gate(RUN_LIMIT);
+  /** Stat cache entries of files created whole by a worker (see statCacheFor). */
+  const created: StatCache = new Map();
   await limit(files, FILE_WINDOW, async ({ abs, rel, e }) => {
     const src = opts.reuse && path.join(opts.reuse.dir, rel);
     const known = opts.reuse?.cache.get(rel);
@@ -125,6 +127,17 @@ export async function materialize(store: ObjectStore, root: SubdotRoot, dest: st
     for (let i = 0; i < e.chunks.length; i++) offsets[i + 1] = offsets[i] + sizeOf(e.chunks[i]);
     if (offsets[e.chunks.length] !== e.size) {
       throw new DmError('STORE_CORRUPT', `The chunks of ${rel} add up to ${offsets[e.chunks.length]} bytes, not the ${e.size} its tree records.`, 'Run "dm verify"; restore the state from a hub or bundle if you have one.');
+    }
+    // A small file whose chunks lie back to back in one pack is created whole by a chunk worker.
+    if (store.createFile && e.size < DIRECT_MIN && !e.chunks.includes(zeroId)) {
+      const st = await runGate(() => store.createFile!(e.chunks, abs, { mode: e.mode, uid: e.uid, gid: e.gid, mtime: e.mtime, chown: isRoot }));
+      if (st) {
+        opts.onBytes?.(e.size);
+        const [size, mtime, ctime, ino, mode, uid, gid] = st;
+        if (Number(size) === e.size) created.set(rel, { size: e.size, mtime, ctime, ino, mode, uid, gid, chunks: e.chunks });
+        crashPoint('materialize:file');
+        return;
+      }
     }
     const fh = await fsp.open(abs, 'wx', 0o600);
     let direct: fsp.FileHandle | undefined;
@@ -172,16 +185,22 @@ export async function materialize(store: ObjectStore, root: SubdotRoot, dest: st
   for (const { abs, m } of dirs.reverse()) await applyMeta(abs, m);
   await applyMeta(dest, root);
 
-  return files.map(({ rel, e }) => [rel, e.chunks] as [string, string[]]);
+  // Why not for hard-linked files: linking a name to a file changes its ctime.
+  for (const { e } of links) created.delete(e.link);
+  return files.map(({ rel, e }) => [rel, e.chunks, created.get(rel)] as MaterializedFile);
 }
+
+/** A file materialize() wrote: its path, chunks and, when a worker created it, its stat cache entry. */
+export type MaterializedFile = [string, string[], StatCacheEntry?];
 
 /**
  * Builds the stat cache of a materialized directory. Call it after any old directory sharing
  * inodes with it is gone: removing a hard link changes the inode's ctime.
  */
-export async function statCacheFor(dest: string, files: [string, string[]][]): Promise<StatCache> {
+export async function statCacheFor(dest: string, files: MaterializedFile[]): Promise<StatCache> {
   const cache: StatCache = new Map();
-  await limit(files, 16, async ([rel, chunks]) => {
+  const rest = files.filter(([rel, , known]) => { if (known) cache.set(rel, known); return !known; });
+  await limit(rest, 16, async ([rel, chunks]) => {
     const st = await fsp.lstat(path.join(dest, rel), { bigint: true });
     cache.set(rel, { size: Number(st.size), mtime: st.mtimeNs.toString(), ctime: st.ctimeNs.toString(), ino: st.ino.toString(), mode: Number(st.mode & 0o7777n), uid: Number(st.uid), gid: Number(st.gid), chunks });
   });

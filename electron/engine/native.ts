@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-interface DmfsAddon { lutimesNs(p: string, atimeNs: bigint, mtimeNs: bigint): void }
+interface DmfsAddon { lutimesNs(p: string, atimeNs: bigint, mtimeNs: bigint): void; futimesNs?(fd: number, atimeNs: bigint, mtimeNs: bigint): void }
 
 let addon: DmfsAddon | null | undefined;
 
@@ -39,4 +39,11 @@ export async function setTimesNs(p: string, atimeNs: bigint, mtimeNs: bigint): P
   if (a) { a.lutimesNs(p, atimeNs, mtimeNs); return; }
   // Fallback without the addon: microsecond-ish precision through Node's double seconds.
   await fs.promises.lutimes(p, Number(atimeNs) / 1e9, Number(mtimeNs) / 1e9);
+}
+
+/** setTimesNs() on an open file (synchronous: it runs in a chunk worker, between other calls on the descriptor). */
+export function setFdTimesNsSync(fd: number, atimeNs: bigint, mtimeNs: bigint): void {
+  const a = dmfs();
+  if (a?.futimesNs) { a.futimesNs(fd, atimeNs, mtimeNs); return; }
+  fs.futimesSync(fd, Number(atimeNs) / 1e9, Number(mtimeNs) / 1e9);
 }

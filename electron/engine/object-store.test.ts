@@ -154,6 +154,43 @@ test('checkout trusts a chunk without hashing it only when its zstd checksum hol
   } finally { await fsp.rm(dir, { recursive: true, force: true }); }
 });
 
+test('PackStore.createFile: a chunk worker creates a small file whole with its mode and times; a damaged chunk creates nothing', async () => {
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'dm-pack-'));
+  try {
+    const s = await PackStore.open(dir, { level: 3 });
+    const datas = [Buffer.from('first '.repeat(5000)), randomBytes(70_000)];
+    const ids: string[] = [];
+    for (const d of datas) ids.push(await s.put('chunk', d));
+    await s.flush();
+    const meta = { mode: 0o640, uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, mtime: '1700000000123456789', chown: false };
+    const f = path.join(dir, 'f');
+    const st = await s.createFile(ids, f, meta);
+    assert.ok(st);
+    const real = await fsp.lstat(f, { bigint: true });
+    assert.ok((await fsp.readFile(f)).equals(Buffer.concat(datas)));
+    assert.equal(Number(real.mode & 0o7777n), 0o640);
+    assert.deepEqual(st, [real.size.toString(), real.mtimeNs.toString(), real.ctimeNs.toString(), real.ino.toString(), 0o640, Number(real.uid), Number(real.gid)]);
+    assert.equal(real.mtimeNs / 1000n, 1700000000123456n, 'mtime to the microsecond at least');
+    // An empty file needs no pack.
+    assert.ok(await s.createFile([], path.join(dir, 'empty'), meta));
+    assert.equal((await fsp.stat(path.join(dir, 'empty'))).size, 0);
+    // An existing file is never overwritten.
+    await assert.rejects(s.createFile(ids, f, meta), (e: any) => e.code === 'EEXIST');
+    await s.close();
+    const pack = (await fsp.readdir(dir)).filter((n) => n.endsWith('.pack')).map((n) => path.join(dir, n))[0];
+    const again = await PackStore.open(dir, { level: 3 });
+    const loc = again.locate(ids[1])!;
+    const buf = await fsp.readFile(pack);
+    buf[loc.offset + 100] ^= 0x20;
+    await fsp.chmod(pack, 0o644);
+    await fsp.writeFile(pack, buf);
+    const g = path.join(dir, 'g');
+    await assert.rejects(again.createFile(ids, g, meta), (e: any) => e.code === 'STORE_CORRUPT' && e.message.includes(ids[1].slice(0, 12)));
+    await assert.rejects(fsp.lstat(g), (e: any) => e.code === 'ENOENT');
+    await again.close();
+  } finally { await fsp.rm(dir, { recursive: true, force: true }); }
+});
+
 /** Stores `data` as a one-file commit would: hashed and compressed by the chunk workers. */
 async function snapshotInto(s: PackStore, dir: string, data: Buffer): Promise<void> {
   const src = path.join(dir, 'src');

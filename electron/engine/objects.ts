@@ -60,6 +60,12 @@ export interface ObjectStore {
    * file opened with O_DIRECT, for the parts that can bypass the page cache.
    */
   writePieces?(ids: string[], fd: number, position: number, directFd?: number): Promise<void>;
+  /**
+   * Optional: creates a file holding the chunks `ids` with its metadata set and returns its
+   * stat (size, mtime ns, ctime ns, inode, mode, uid, gid), or undefined, having done nothing,
+   * when this store cannot for these chunks (see PackStore.createFile).
+   */
+  createFile?(ids: string[], abs: string, meta: { mode: number; uid: number; gid: number; mtime: string; chown: boolean }): Promise<[string, string, string, string, number, number, number] | undefined>;
   /** Stores objects already encoded (codec 0 raw, 1 zstd) whose ids were computed from their raw bytes. */
   putTrustedMany?(objs: { id: string; type: ObjectType; codec: 0 | 1; size: number; bytes: Buffer }[]): Promise<void>;
   /** Makes every put so far durable (pack written, fsynced, renamed, indexed). */

@@ -7,7 +7,7 @@ import { ObjectStore, ObjectType, ObjectInfo, TYPE_CODE, CODE_TYPE, objectId, ID
 import { encode, decode, Codec } from './compress';
 import { fsyncDir, isNotFound, tmpNameFor } from './fsutil';
 import { crashPoint } from './crash';
-import { chunkPool, StoredRecord } from './chunk-pool';
+import { chunkPool, StoredRecord, CreatedStat } from './chunk-pool';
 import { PackIndex, IDX_MAGIC, IDX_ENTRY, validIndex, entryAt } from './pack-index';
 import { AlignedBuffer, DIRECT_ALIGN, openDirect } from './direct-io';
 
@@ -362,31 +362,60 @@ export class PackStore implements ObjectStore {
         i++;
         continue;
       }
-      let j = i + 1;
-      let end = first.offset + first.stored;
-      // The run is read from the first record's header on: the worker checks every record's
-      // header against the id it wants (see chunk-worker.ts).
-      const start = first.offset - REC_HEADER;
-      const recs: StoredRecord[] = [{ id: ids[i], type: first.type, codec: first.codec, offset: REC_HEADER, stored: first.stored, size: first.size }];
-      let bytes = first.size;
-      while (j < ids.length && end - first.offset < 8 * 1024 * 1024) {
-        const l = this.locate(ids[j]);
-        if (!l || l.pack !== first.pack || l.offset !== end + REC_HEADER) break;
-        recs.push({ id: ids[j], type: l.type, codec: l.codec, offset: l.offset - start, stored: l.stored, size: l.size });
-        end = l.offset + l.stored;
-        bytes += l.size;
-        j++;
-      }
-      jobs.push(pool.writeRun(first.pack, start, end - start, recs, fd, pos, directFd).then(({ bad, truncated }) => {
-        if (truncated) throw corrupt(recs[0].id, first, 'pack file is truncated');
-        if (bad >= 0) throw corrupt(recs[bad].id, this.locate(recs[bad].id) ?? first, 'content does not match its hash');
-      }));
-      pos += bytes;
-      i = j;
+      const run = this.runAt(ids, i, first);
+      jobs.push(pool.writeRun(first.pack, run.start, run.len, run.recs, fd, pos, directFd).then(({ bad, truncated }) => this.checkRun(run.recs, first, bad, truncated)));
+      pos += run.bytes;
+      i += run.recs.length;
     }
     const results = await Promise.allSettled(jobs);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
+  }
+
+  /**
+   * The longest run of `ids` from `i` on (at most about 8 MiB) whose records lie back to back
+   * in the pack of `first` (ids[i]'s location). It is read from the first record's header on:
+   * the worker checks every record's header against the id it wants (see chunk-worker.ts).
+   */
+  private runAt(ids: string[], i: number, first: PackLoc): { start: number; len: number; recs: StoredRecord[]; bytes: number } {
+    const start = first.offset - REC_HEADER;
+    let end = first.offset + first.stored;
+    const recs: StoredRecord[] = [{ id: ids[i], type: first.type, codec: first.codec, offset: REC_HEADER, stored: first.stored, size: first.size }];
+    let bytes = first.size;
+    for (let j = i + 1; j < ids.length && end - first.offset < 8 * 1024 * 1024; j++) {
+      const l = this.locate(ids[j]);
+      if (!l || l.pack !== first.pack || l.offset !== end + REC_HEADER) break;
+      recs.push({ id: ids[j], type: l.type, codec: l.codec, offset: l.offset - start, stored: l.stored, size: l.size });
+      end = l.offset + l.stored;
+      bytes += l.size;
+    }
+    return { start, len: end - start, recs, bytes };
+  }
+
+  /** Throws STORE_CORRUPT for what a worker found wrong in a run. */
+  private checkRun(recs: StoredRecord[], first: PackLoc, bad: number, truncated: boolean): void {
+    if (truncated) throw corrupt(recs[0].id, first, 'pack file is truncated');
+    if (bad >= 0) throw corrupt(recs[bad].id, this.locate(recs[bad].id) ?? first, 'content does not match its hash');
+  }
+
+  /**
+   * Creates the file `abs` (which must not exist) holding the chunks `ids` in a chunk worker,
+   * with its owner (when `meta.chown`), mode and mtime set, and returns its stat; for a file
+   * whose chunks are one run in a complete pack (or none). Returns undefined, having done
+   * nothing, for any other file: the caller writes it piece by piece.
+   */
+  async createFile(ids: string[], abs: string, meta: { mode: number; uid: number; gid: number; mtime: string; chown: boolean }): Promise<CreatedStat | undefined> {
+    if (ids.length === 0) {
+      const r = await chunkPool().createFile(abs, meta, null);
+      return r.stat.length ? r.stat : undefined;
+    }
+    const first = this.locate(ids[0]);
+    if (!first || (this.writer && first.pack === this.writer.tmpPath)) return undefined;
+    const run = this.runAt(ids, 0, first);
+    if (run.recs.length !== ids.length) return undefined;
+    const r = await chunkPool().createFile(abs, meta, { pack: first.pack, packOffset: run.start, packLen: run.len, recs: run.recs });
+    this.checkRun(run.recs, first, r.bad, r.truncated);
+    return r.stat.length ? r.stat : undefined;
   }
 
   put(type: ObjectType, data: Uint8Array, knownId?: string): Promise<string> {

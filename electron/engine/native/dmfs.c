@@ -1,4 +1,4 @@
-// dmfs: the two file-metadata calls Node's fs cannot make exactly.
+// dmfs: the file-metadata calls Node's fs cannot make exactly.
 // Node's fs.utimes takes seconds as a double (about 0.2 us precision today),
 // so nanosecond mtimes (PostgreSQL, git-like stat caches) need utimensat.
 #define _GNU_SOURCE
@@ -49,10 +49,34 @@ static napi_value lutimes_ns(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// futimesNs(fd: number, atimeNs: bigint, mtimeNs: bigint): void  (checkout sets a new file's times before closing it)
+static napi_value futimes_ns(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 3) { napi_throw_type_error(env, NULL, "futimesNs(fd, atimeNs, mtimeNs)"); return NULL; }
+  int32_t fd = -1;
+  if (napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) { napi_throw_type_error(env, NULL, "fd must be a descriptor"); return NULL; }
+  int64_t at = 0, mt = 0;
+  bool lossless;
+  if (napi_get_value_bigint_int64(env, argv[1], &at, &lossless) != napi_ok || napi_get_value_bigint_int64(env, argv[2], &mt, &lossless) != napi_ok) {
+    napi_throw_type_error(env, NULL, "times must be bigint nanoseconds"); return NULL;
+  }
+  struct timespec ts[2];
+  ts[0].tv_sec = at / 1000000000LL; ts[0].tv_nsec = at % 1000000000LL;
+  ts[1].tv_sec = mt / 1000000000LL; ts[1].tv_nsec = mt % 1000000000LL;
+  if (ts[0].tv_nsec < 0) { ts[0].tv_nsec += 1000000000LL; ts[0].tv_sec -= 1; }
+  if (ts[1].tv_nsec < 0) { ts[1].tv_nsec += 1000000000LL; ts[1].tv_sec -= 1; }
+  if (futimens(fd, ts) != 0) return throw_errno(env, "futimens", errno);
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_value fn;
   napi_create_function(env, "lutimesNs", NAPI_AUTO_LENGTH, lutimes_ns, NULL, &fn);
   napi_set_named_property(env, exports, "lutimesNs", fn);
+  napi_create_function(env, "futimesNs", NAPI_AUTO_LENGTH, futimes_ns, NULL, &fn);
+  napi_set_named_property(env, exports, "futimesNs", fn);
   return exports;
 }
 
