@@ -16,7 +16,9 @@ const port = parentPort;
 if (!port) throw new Error('chunk-worker.ts runs only as a worker thread');
 
 /** Blocks hashed and waiting for the main thread to say which chunks are new. */
-const held = new Map<number, { ab: ArrayBuffer; len: number; chunkSize: number }>();
+const held = new Map<number, { buf: SharedArrayBuffer; len: number; chunkSize: number }>();
+/** The pool's shared block buffers, by number (each is sent once: see ChunkPool.hash). */
+const shared = new Map<number, SharedArrayBuffer>();
 const cctx = new CCtx();
 // Every frame carries a checksum of its content (XXH64), which zstd checks as it decompresses:
 // see hasChecksum().
@@ -156,25 +158,29 @@ function decodeRun(m: RunRequest): { out: Buffer; total: number; mem: AlignedBuf
 port.on('message', (m: WorkerRequest) => {
   try {
     if (m.op === 'hash') {
-      const block = Buffer.from(m.ab, 0, m.len);
+      if (m.buf) shared.set(m.bufId, m.buf);
+      const buf = shared.get(m.bufId);
+      if (!buf) throw new Error(`no shared buffer ${m.bufId}`);
+      const block = Buffer.from(buf, 0, m.len);
       const n = Math.ceil(m.len / m.chunkSize);
       const ids = Buffer.allocUnsafeSlow(n * 32);
       for (let i = 0; i < n; i++) objectIdBytes('chunk', block.subarray(i * m.chunkSize, Math.min((i + 1) * m.chunkSize, m.len))).copy(ids, i * 32);
-      held.set(m.job, { ab: m.ab, len: m.len, chunkSize: m.chunkSize });
+      held.set(m.job, { buf, len: m.len, chunkSize: m.chunkSize });
       const idsAb = ids.buffer as ArrayBuffer;
       reply({ op: 'hashed', job: m.job, ids: idsAb }, [idsAb]);
     } else if (m.op === 'compress') {
       const h = held.get(m.job);
       if (!h) throw new Error(`no block ${m.job}`);
       held.delete(m.job);
-      const block = Buffer.from(h.ab, 0, h.len);
+      const block = Buffer.from(h.buf, 0, h.len);
       const codecs = new Uint8Array(m.which.length);
       const ends = new Uint32Array(m.which.length);
       if (scratch.length < compressBound(h.chunkSize)) scratch = Buffer.allocUnsafeSlow(compressBound(h.chunkSize));
       // The stored form of each chosen chunk is written back into the block, packed from its
       // start: chunks are taken in order and a stored form is never longer than its chunk, so
       // nothing is overwritten before it is read. Why: a fresh output buffer per block made the
-      // main thread collect garbage every 50 ms (external memory) and touch new pages.
+      // main thread collect garbage every 50 ms (external memory) and touch new pages. The block
+      // is shared memory, so the main thread reads the stored forms from it directly.
       let o = 0;
       m.which.forEach((i, k) => {
         const start = i * h.chunkSize;
@@ -184,7 +190,7 @@ port.on('message', (m: WorkerRequest) => {
         if (worthCompressing(raw.length, n)) { codecs[k] = 1; scratch.copy(block, o, 0, n); o += n; } else { block.copy(block, o, start, start + raw.length); o += raw.length; }
         ends[k] = o;
       });
-      reply({ op: 'compressed', job: m.job, codecs, ends, block: h.ab }, [h.ab]);
+      reply({ op: 'compressed', job: m.job, codecs, ends }, []);
     } else if (m.op === 'write') {
       // A run of records lying back to back in a pack: read them, decompress each into one
       // buffer, check every id, then write the run into the file. The main thread only plans.

@@ -113,7 +113,7 @@ export async function snapshotDir(rootDir: string, opts: SnapshotOptions): Promi
   const files = new Limiter(FILES_AT_ONCE);
 
   /** Hashes a block in a worker, then has the chunks the store lacks compressed and stored. */
-  const processBlock = async (ab: ArrayBuffer, len: number, reserved: number): Promise<string[]> => {
+  const processBlock = async (ab: SharedArrayBuffer, len: number, reserved: number): Promise<string[]> => {
     try {
       const { job, ids } = await pool.hash(ab, len, chunkSize);
       const which: number[] = [];
