@@ -7,13 +7,18 @@ import type { ObjectType } from './objects';
 /** A run of records lying back to back in a pack (offsets relative to packOffset), ids 32 bytes each. */
 export interface RunRequest { pack: string; packOffset: number; packLen: number; offsets: number[]; stored: number[]; sizes: number[]; codecs: number[]; types: ObjectType[]; ids: ArrayBuffer }
 
-/** Messages to a chunk worker (chunk-worker.ts). Buffers travel as transferred ArrayBuffers. */
+/**
+ * Messages to a chunk worker (chunk-worker.ts). Block buffers are shared memory, sent once per
+ * worker and named by number afterwards (`forget` when the pool drops one); other buffers travel
+ * as transferred ArrayBuffers.
+ */
 export type WorkerRequest =
   | { op: 'hash'; job: number; bufId: number; buf?: SharedArrayBuffer; len: number; chunkSize: number }
   | { op: 'compress'; job: number; which: number[]; level: number }
   | ({ op: 'write'; job: number; fd: number; directFd: number; position: number } & RunRequest)
   | ({ op: 'create'; job: number; path: string; mode: number; uid: number; gid: number; chown: boolean; mtimeNs: string } & RunRequest)
-  | { op: 'close'; job: number };
+  | { op: 'close'; job: number }
+  | { op: 'forget'; job: 0; bufId: number };
 
 /** What a file's fstat said once checkout had created it: size, mtime ns, ctime ns, inode, mode, uid, gid. */
 export type CreatedStat = [string, string, string, string, number, number, number];
@@ -170,7 +175,7 @@ export class ChunkPool {
   /** Gives a buffer from buffer() (or one no longer referenced anywhere) back for reuse. */
   recycle(ab: SharedArrayBuffer): void {
     const cls = ab.byteLength;
-    if (cls < MIN_POOLED || sizeClass(cls) !== cls || this.spareBytes + cls > SPARE_LIMIT) return;
+    if (cls < MIN_POOLED || sizeClass(cls) !== cls || this.spareBytes + cls > SPARE_LIMIT) { this.forget(ab); return; }
     let list = this.spare.get(cls);
     if (!list) { list = []; this.spare.set(cls, list); }
     list.push(ab);
@@ -178,8 +183,25 @@ export class ChunkPool {
   }
 
   /**
-   * Hashes the chunks of a block (the buffer is transferred: do not use it afterwards).
-   * Returns the job, to pass to compress(), and the chunk ids in order.
+   * A dropped buffer is dropped by the workers too (they keep every buffer they were sent).
+   * Why: without it, a store with chunks of 64 KiB or less (buffers too small to pool) left the
+   * workers holding a buffer per small file for as long as the process lives.
+   */
+  private forget(buf: SharedArrayBuffer): void {
+    const bufId = this.bufIds.get(buf);
+    if (bufId === undefined) return;
+    this.bufIds.delete(buf);
+    for (const slot of this.slots) if (slot.sent.delete(bufId)) slot.worker.postMessage({ op: 'forget', job: 0, bufId } satisfies WorkerRequest);
+  }
+
+  /** Number of block buffers the workers hold between them. */
+  get sharedWithWorkers(): number {
+    return this.slots.reduce((n, s) => n + s.sent.size, 0);
+  }
+
+  /**
+   * Hashes the chunks of a block. The buffer is shared with the worker: leave it alone until
+   * compress() has returned. Returns the job, to pass to compress(), and the chunk ids in order.
    */
   async hash(buf: SharedArrayBuffer, len: number, chunkSize: number): Promise<{ job: number; ids: string[] }> {
     const slot = this.leastBusy();
@@ -231,15 +253,8 @@ export class ChunkPool {
    */
   async writeRun(pack: string, packOffset: number, packLen: number, recs: StoredRecord[], fd: number, position: number, directFd = -1): Promise<{ bad: number; truncated: boolean }> {
     const slot = this.leastBusy();
-    const job = this.nextJob++;
-    const ids = Buffer.allocUnsafe(recs.length * 32);
-    recs.forEach((r, k) => ids.write(r.id, k * 32, 'hex'));
-    const idsAb = ids.buffer.slice(ids.byteOffset, ids.byteOffset + ids.length) as ArrayBuffer;
-    const r = await this.send(slot, {
-      op: 'write', job, pack, packOffset, packLen, fd, directFd, position, ids: idsAb,
-      offsets: recs.map((x) => x.offset), stored: recs.map((x) => x.stored), sizes: recs.map((x) => x.size),
-      codecs: recs.map((x) => x.codec), types: recs.map((x) => x.type),
-    }, [idsAb]);
+    const { run, transfer } = runRequest(pack, packOffset, packLen, recs);
+    const r = await this.send(slot, { op: 'write', job: this.nextJob++, fd, directFd, position, ...run }, transfer);
     if (r.op !== 'wrote') throw new Error(`unexpected reply ${r.op}`);
     return { bad: r.bad, truncated: r.truncated };
   }
@@ -250,19 +265,10 @@ export class ChunkPool {
    * stat it. Returns the index of the first damaged record (nothing is created then) or -1, and
    * the stat.
    */
-  async createFile(abs: string, meta: { mode: number; uid: number; gid: number; mtime: string; chown: boolean }, run: { pack: string; packOffset: number; packLen: number; recs: StoredRecord[] } | null): Promise<{ bad: number; truncated: boolean; stat: CreatedStat | [] }> {
+  async createFile(abs: string, meta: { mode: number; uid: number; gid: number; mtime: string; chown: boolean }, from: { pack: string; packOffset: number; packLen: number; recs: StoredRecord[] } | null): Promise<{ bad: number; truncated: boolean; stat: CreatedStat | [] }> {
     const slot = this.leastBusy();
-    const job = this.nextJob++;
-    const recs = run?.recs ?? [];
-    const ids = Buffer.allocUnsafe(recs.length * 32);
-    recs.forEach((r, k) => ids.write(r.id, k * 32, 'hex'));
-    const idsAb = ids.buffer.slice(ids.byteOffset, ids.byteOffset + ids.length) as ArrayBuffer;
-    const r = await this.send(slot, {
-      op: 'create', job, path: abs, mode: meta.mode, uid: meta.uid, gid: meta.gid, chown: meta.chown, mtimeNs: meta.mtime,
-      pack: run?.pack ?? '', packOffset: run?.packOffset ?? 0, packLen: run?.packLen ?? 0, ids: idsAb,
-      offsets: recs.map((x) => x.offset), stored: recs.map((x) => x.stored), sizes: recs.map((x) => x.size),
-      codecs: recs.map((x) => x.codec), types: recs.map((x) => x.type),
-    }, [idsAb]);
+    const { run, transfer } = runRequest(from?.pack ?? '', from?.packOffset ?? 0, from?.packLen ?? 0, from?.recs ?? []);
+    const r = await this.send(slot, { op: 'create', job: this.nextJob++, path: abs, mode: meta.mode, uid: meta.uid, gid: meta.gid, chown: meta.chown, mtimeNs: meta.mtime, ...run }, transfer);
     if (r.op !== 'created') throw new Error(`unexpected reply ${r.op}`);
     return { bad: r.bad, truncated: r.truncated, stat: r.stat };
   }
@@ -280,6 +286,20 @@ export class ChunkPool {
     for (const [job, w] of this.waiting) { this.waiting.delete(job); w.reject(new Error('chunk pool closed')); }
     await Promise.all(slots.map((s) => s.worker.terminate()));
   }
+}
+
+/** The part of a worker message that names a run of records (and the ids' buffer to transfer). */
+function runRequest(pack: string, packOffset: number, packLen: number, recs: StoredRecord[]): { run: RunRequest; transfer: ArrayBuffer[] } {
+  const ids = Buffer.allocUnsafe(recs.length * 32);
+  recs.forEach((r, k) => ids.write(r.id, k * 32, 'hex'));
+  const idsAb = ids.buffer.slice(ids.byteOffset, ids.byteOffset + ids.length) as ArrayBuffer;
+  return {
+    run: {
+      pack, packOffset, packLen, ids: idsAb, offsets: recs.map((x) => x.offset), stored: recs.map((x) => x.stored),
+      sizes: recs.map((x) => x.size), codecs: recs.map((x) => x.codec), types: recs.map((x) => x.type),
+    },
+    transfer: [idsAb],
+  };
 }
 
 let shared: ChunkPool | undefined;

@@ -224,6 +224,8 @@ port.on('message', (m: WorkerRequest) => {
         if (run.mem) freeOut.push(run.mem);
         if (fd >= 0) fs.closeSync(fd);
       }
+    } else if (m.op === 'forget') {
+      shared.delete(m.bufId);
     } else if (m.op === 'close') {
       for (const f of packs.values()) fs.closeSync(f.fd);
       packs.clear();

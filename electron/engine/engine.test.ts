@@ -533,3 +533,19 @@ test('checkout records what it wrote in the stat cache exactly (hard-linked file
     assert.equal(again.readFiles, 0, 'no file re-read after checkout');
   } finally { await done(); }
 });
+
+test('the chunk workers let go of read buffers the pool drops (small chunks, many small files)', async () => {
+  const home = await fsp.mkdtemp(path.join(os.tmpdir(), 'dm-engine-'));
+  const e = await Engine.open(home, { chunkSize: 16 * 1024 });
+  try {
+    await e.createDot('app');
+    const dir = await e.workDir('app', 'db', { create: true });
+    // Buffers for 16 KiB chunks are too small to pool: each small file gets a new one.
+    for (let i = 0; i < 60; i++) await write(path.join(dir, `f${i}`), randomBytes(3000 + i));
+    const before = chunkPool().sharedWithWorkers;
+    await commit(e, 'app', { message: 'small chunks' });
+    const added = chunkPool().sharedWithWorkers - before;
+    assert.ok(added <= 4, `buffers the workers still hold after 60 small files: ${added} more`);
+    assert.equal((await verify(e)).ok, true);
+  } finally { await e.close(); await fsp.rm(home, { recursive: true, force: true }); }
+});

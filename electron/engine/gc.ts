@@ -5,7 +5,6 @@ import { Engine } from './store';
 import { storeRoots, walkReachable } from './verify';
 import { SMALL_PACKS_MAX } from './pack-store';
 
-
 /**
  * Removes objects no ref, reflog, operation-log entry or trashed ref reaches. With
  * emptyTrash, deleted dots and branches (and their working states) are purged first.

@@ -13,7 +13,6 @@ import { AlignedBuffer, DIRECT_ALIGN, openDirect } from './direct-io';
 
 const PACK_MAGIC = Buffer.from('DMPK');
 const FORMAT = 1;
-/** Record header: type u8, id 32, codec u8, raw length u32, stored length u32. */
 /** A pack is closed and a new one started past this size, so no single file grows without bound. */
 const PACK_LIMIT = 512 * 1024 * 1024;
 /** Packs under this size count as small (see compact). */
