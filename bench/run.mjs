@@ -635,6 +635,31 @@ async function verifyRestore(v2, root) {
 
 // ---------------------------------------------------------------- the tools under test
 
+/** Starts Dotdesk without a window (`npm start`'s bridge) on a store; dm run against that store attaches to it. */
+async function startDotdesk(home) {
+  const cli = path.join(path.dirname(DM_CLI), '..', 'bridge', 'cli.js');
+  if (!fs.existsSync(cli)) throw new Error(`${path.relative(ROOT, cli)} missing`);
+  const child = spawn(process.execPath, [cli, '--json', '--no-plugin'], { cwd: ROOT, env: { ...process.env, ...dmEnv(home), DM_DOCKER: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '', err = '';
+  child.stderr.on('data', (b) => { err += b; });
+  const exited = new Promise((r) => child.once('exit', r));
+  await Promise.race([
+    new Promise((resolve) => child.stdout.on('data', (b) => { out += b; if (out.includes('\n')) resolve(); })),
+    exited.then((code) => { throw new Error(`Dotdesk exited ${code}: ${err.trim()}`); }),
+  ]);
+  return {
+    pid: child.pid,
+    rssMB: () => { try { return Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'))[1]) / 1024; } catch { return null; } },
+    stop: async () => { child.kill('SIGTERM'); await exited; },
+  };
+}
+
+/** CPU seconds (user + system) a process has used so far. */
+function procCpuSec(pid) {
+  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
 function dmEnv(home) { return { DM_HOME: home, DM_AUTHOR: 'bench' }; }
 function dm(home, args, opts = {}) { return sh(process.execPath, [DM_CLI, ...args], { cwd: ROOT, env: dmEnv(home), ...opts }); }
 function dmTimed(home, args) { return timed(process.execPath, [DM_CLI, ...args], { cwd: ROOT, env: dmEnv(home) }); }
@@ -791,6 +816,28 @@ async function runPass(data, run, opts) {
   // ---- 2. no-op commit (v1 again, unchanged)
   const NOOP = ['noop', 'no-op commit (v1 again)'];
   await measure(...NOOP, 'dm', dmCommit('v1 again'));
+  // The same no-op commit with Dotdesk already running on the store (the app, `npm start`,
+  // `dm serve --ui`), which is how the app's users run dm: it attaches to the running service.
+  // Three commits in a row, the median counts: the first one after the app starts also pays for
+  // compiling the commit code (logged), which an app that has been open has done long before.
+  // The service's CPU time is added to dm's (it is not "other processes").
+  await measure('noop-attached', 'no-op commit, attached', 'dm', async () => {
+    const app = await startDotdesk(dmHome);
+    try {
+      await dm(dmHome, ['list']); // as the open app has: the store is loaded
+      const runs = [];
+      for (let i = 0; i < 3; i++) {
+        const cpu0 = procCpuSec(app.pid);
+        const r = await dmCommit(`v1 again, attached ${i + 1}`)();
+        const appCpu = procCpuSec(app.pid) - cpu0;
+        if (!/\[commit\] /.test(r.stderr)) throw new Error('dm did not attach to the running Dotdesk (no progress from it)');
+        runs.push({ ...r, cpuSec: r.cpuSec + appCpu, otherCpuSec: Math.max(0, (r.otherCpuSec ?? 0) - appCpu), appCpuSec: appCpu });
+      }
+      log(`  attached no-op commits: ${runs.map((r) => r.sec.toFixed(3)).join(', ')} s (first one right after the app started)`);
+      const mid = [...runs].sort((a, b) => a.sec - b.sec)[1];
+      return { ...mid, rssMB: Math.max(...runs.map((r) => r.rssMB ?? 0)), extra: { attachedSamples: runs.map((r) => r.sec), appCpuSec: mid.appCpuSec, appRssMB: app.rssMB() } };
+    } finally { await app.stop(); }
+  });
   await measure(...NOOP, 'restic', resticBackup);
   await measure(...NOOP, 'borg', borgCreate);
 
@@ -923,6 +970,11 @@ function evaluate(res, other) {
   };
   t.first = speed('first', 3);
   t.noop = speed('noop', 5);
+  {
+    // Against restic's no-op commit: restic has no running service to attach to.
+    const r = ratio(o.noop?.results.restic, dm('noop-attached'));
+    t.noopAttached = { text: '>= 5x faster than restic', status: r == null ? 'not measured' : r >= 5 ? 'met' : 'missed', value: r };
+  }
   t.incr = speed('incr', 2);
   {
     const r = ratio(o.materialise?.results.restic, dm('materialise'));
@@ -996,7 +1048,13 @@ function report(res, targets) {
       cellRatio(ratio(r.restic, r.dm)), cellRatio(ratio(r.borg, r.dm)),
       cellRss(r.dm), cellRss(r.restic), cellRss(r.borg), cellRss(r.cp), ...(tk ? T(tk) : ['', ''])]);
   };
-  opRow('first', 'first'); opRow('noop', 'noop'); opRow('incr', 'incr'); opRow('materialise', 'materialise');
+  opRow('first', 'first'); opRow('noop', 'noop');
+  if (o['noop-attached']) {
+    const r = o['noop-attached'].results.dm;
+    const ra = ratio(o.noop?.results.restic, r);
+    rows.push(['  same, dm attached to running Dotdesk', cellTime(r), '(as above)', '', '', cellRatio(ra), '', cellRss(r), '', '', '', ...T('noopAttached')]);
+  }
+  opRow('incr', 'incr'); opRow('materialise', 'materialise');
   opRow('switch-master', 'switch'); opRow('switch-back', null);
   const tn = res.tinySwitch;
   if (tn && tn.master != null) rows.push(['  same switch, 1-file dot', `${Math.max(tn.master, tn.other).toFixed(2)} s`, '—', '—', '—', '—', '—', '', '', '', '', '', '']);
@@ -1016,7 +1074,7 @@ function report(res, targets) {
   lines.push(table(rows));
   lines.push('');
   const cpuRows = [['CPU s (user+sys)', 'dm', 'restic', 'borg', 'cp -a', 'other processes, cpu-s (dm/restic/borg/cp)']];
-  for (const id of ['first', 'noop', 'incr', 'materialise', 'switch-master', 'switch-back', 'startup']) {
+  for (const id of ['first', 'noop', 'noop-attached', 'incr', 'materialise', 'switch-master', 'switch-back', 'startup']) {
     if (!o[id]) continue;
     const r = o[id]?.results || {};
     const c = (t) => (r[t] && !r[t].error && r[t].cpuSec != null ? r[t].cpuSec.toFixed(2) : '—');

@@ -6,7 +6,7 @@ import type { DotdeskApi, DotdeskEvent } from '../contract/api';
 import { DmError, fromErrorInfo, isErrorInfo } from '../contract/errors';
 import type { Envelope } from './dispatch';
 import { connectWebSocket, WebSocketConn } from './websocket';
-import { advertFile } from './server';
+import { advertFile } from './advert';
 
 /** Parses a bridge URL as printed by `dm serve --ui` (http://127.0.0.1:PORT/#token=…). */
 export function parseBridgeUrl(url: string): { origin: string; token: string } {

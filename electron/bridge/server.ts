@@ -10,6 +10,7 @@ import type { DotdeskApi, DotdeskEvent } from '../contract/api';
 import type { ErrorInfo } from '../contract/errors';
 import { dispatch, isApiMethod, objectReloader, throttleProgress, type Envelope } from './dispatch';
 import { acceptUpgrade, WebSocketConn } from './websocket';
+import { advertFile } from './advert';
 import { watchStore, StoreWatcher } from './watch';
 
 /** Largest request body the bridge accepts. */
@@ -67,9 +68,6 @@ export interface Bridge {
 export function defaultStaticDir(): string {
   return path.resolve(__dirname, '..', '..', '..', 'renderer', 'dist');
 }
-
-/** Where a store advertises its running bridge. */
-export function advertFile(home: string): string { return path.join(home, 'bridge.json'); }
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.mjs': 'text/javascript; charset=utf-8',

@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import type { EventEmitter } from 'node:events';
 import { DmError, toErrorInfo } from '../contract/errors';
-import { DotdeskService } from '../service/service';
-import { createService } from '../service/create';
+import type { DotdeskApi } from '../contract/api';
+import type { DotdeskService } from '../service/service';
 import { SERVE_VALUED } from './serve-args';
-import { parseArgs, has } from './args';
+import { parseArgs, has, Parsed } from './args';
 import { commands, VALUED, askTerminal, Ctx, Command } from './commands';
 import { ProgressPrinter } from './progress';
 import { remoteCommands, REMOTE_USAGE } from './remote-commands';
@@ -39,6 +40,41 @@ export const extraCommands: Record<string, Command> = {
   ...remoteCommands,
 };
 
+/**
+ * Commands that always run in this process: they serve, or read and write files named on the
+ * command line (a running Dotdesk may be another user, with another working directory).
+ */
+const LOCAL_ONLY = new Set(['serve', 'hub', 'export', 'import']);
+
+/** Where a command's API calls go: the running Dotdesk it attached to, or a service opened here. */
+interface Backend { api: DotdeskApi; events: EventEmitter; close(): Promise<void> }
+
+/**
+ * Attaches to the Dotdesk already running on this store (the app, `dm serve --ui`, `npm start`),
+ * or opens the store in this process. Why attach: the running service has the store open, its
+ * indexes and caches warm, and the UI sees the change at once; a second process would wait for
+ * the store lock and load the whole engine first. DM_ATTACH=0 (or --no-attach) opens the store
+ * here; DM_ATTACH=URL attaches to that bridge.
+ */
+async function openBackend(cmd: string, p: Parsed): Promise<Backend> {
+  const want = process.env.DM_ATTACH;
+  if (!LOCAL_ONLY.has(cmd) && want !== '0' && !has(p, 'no-attach')) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { attach } = require('../bridge/attach') as typeof import('../bridge/attach');
+    const client = await attach(want && want !== '1' ? want : undefined);
+    if (client) {
+      // Why: the running service carries on with a started operation whatever this process does.
+      process.once('SIGINT', () => { process.stderr.write(`\ndm: the running Dotdesk (${client.origin}) finishes what it started; "dm log" shows the result.\n`); process.exit(130); });
+      return { api: client, events: client.events, close: async () => client.close() };
+    }
+  }
+  // Why required here: attached commands never load the engine (0.04 s of every command).
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { createService } = require('../service/create') as typeof import('../service/create');
+  const svc = await createService();
+  return { api: svc, events: svc.events, close: () => svc.engine.close() };
+}
+
 /** Runs the CLI; returns the exit code (0 ok, 1 failure, 2 usage). */
 export async function run(argv: string[], service?: DotdeskService): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -46,14 +82,14 @@ export async function run(argv: string[], service?: DotdeskService): Promise<num
   if (cmd === 'version' || cmd === '--version') { process.stdout.write(`dm (Dotdesk) ${JSON.parse(readFileSync(path.join(__dirname, '..', '..', '..', 'package.json'), 'utf8')).version}\n`); return 0; }
   const fn = commands[cmd] ?? extraCommands[cmd];
   const printer = new ProgressPrinter(process.stderr, rest.includes('--json') || rest.includes('-q'));
-  let svc = service;
+  let backend: Backend | undefined;
   try {
     if (!fn) throw new DmError('INVALID_ARGUMENT', `Unknown command "${cmd}".`, 'Run "dm help" for the list of commands.');
     const p = parseArgs(rest, [...VALUED, ...SERVE_VALUED]);
-    svc ??= await createService();
-    svc.events.on('event', (e) => { if (e.type === 'progress') printer.update(e.progress); });
+    backend = service ? { api: service, events: service.events, close: async () => {} } : await openBackend(cmd, p);
+    backend.events.on('event', (e) => { if (e.type === 'progress') printer.update(e.progress); });
     const ctx: Ctx = {
-      api: svc, out: (s) => { printer.done(); process.stdout.write(s + '\n'); }, err: (s) => { printer.done(); process.stderr.write(s + '\n'); },
+      api: backend.api, out: (s) => { printer.done(); process.stdout.write(s + '\n'); }, err: (s) => { printer.done(); process.stderr.write(s + '\n'); },
       interactive: !!process.stdin.isTTY && !has(p, 'non-interactive'), ask: askTerminal,
     };
     const code = await fn(ctx, p);
@@ -69,7 +105,7 @@ export async function run(argv: string[], service?: DotdeskService): Promise<num
     if (info.code === 'INTERNAL' && process.env.DM_DEBUG) process.stderr.write(String((e as Error)?.stack) + '\n');
     return info.code === 'INVALID_ARGUMENT' || info.code === 'INVALID_NAME' ? 2 : 1;
   } finally {
-    if (!service) await svc?.engine.close().catch(() => {});
+    await backend?.close().catch(() => {});
   }
 }
 

@@ -1,11 +1,11 @@
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { DmError } from '../contract/errors';
 import type { CommitInfo, ProgressEvent } from '../contract/models';
 import { Engine } from './store';
 import { Commit, SubdotRoot, TakenInfo } from './model';
 import { snapshotDir, StatCache } from './snapshot';
+import { defaultAuthor } from './defaults';
 
 /** Options of a commit. */
 export interface CommitOptions {
@@ -21,11 +21,7 @@ export interface CommitOptions {
   afterCapture?: () => Promise<void>;
 }
 
-/** The default author: DM_AUTHOR, else the login name. */
-export function defaultAuthor(): string {
-  if (process.env.DM_AUTHOR) return process.env.DM_AUTHOR;
-  try { return os.userInfo().username; } catch { return 'unknown'; }
-}
+export { defaultAuthor } from './defaults';
 
 const META_KEY = /^[A-Za-z0-9_.-]{1,64}$/;
 

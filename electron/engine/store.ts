@@ -1,6 +1,5 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import * as os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { DmError } from '../contract/errors';
@@ -13,6 +12,7 @@ import { Commit, decodeCommit, encodeCommit } from './model';
 import { StatCache, StatCacheEntry, decodeCache } from './snapshot';
 import { isObjectId } from './objects';
 import { crashPoint } from './crash';
+import { defaultHome } from './defaults';
 
 /** The on-disk format description, recorded so future versions and other runtimes read it right. */
 export interface StoreFormat { format: 1; hash: 'sha256'; compression: 'zstd'; level: number; chunking: { kind: 'fixed'; size: number }; created: string }
@@ -30,13 +30,7 @@ export const DEFAULT_CHUNK_SIZE = 256 * 1024;
  */
 export const DEFAULT_LEVEL = 2;
 
-/** The per-user default store location (XDG data dir on Linux, Application Support on macOS, AppData on Windows). */
-export function defaultHome(): string {
-  if (process.env.DM_HOME) return path.resolve(process.env.DM_HOME);
-  if (process.platform === 'darwin') return path.join(os.homedir(), 'Library', 'Application Support', 'dotdesk');
-  if (process.platform === 'win32') return path.join(process.env.APPDATA ?? path.join(os.homedir(), 'AppData', 'Roaming'), 'dotdesk');
-  return path.join(process.env.XDG_DATA_HOME ?? path.join(os.homedir(), '.local', 'share'), 'dotdesk');
-}
+export { defaultHome } from './defaults';
 
 /** A crash-recovery journal: written after the new working directory is complete, replayed on the next lock. */
 export interface Journal { op: 'create-branch' | 'reset'; branch: string; gen: string; oldGen?: string; from: string | null; to: string | null; setHead?: boolean; trashOld?: string }

@@ -1,0 +1,31 @@
+import { DmError } from '../contract/errors';
+import type { DotdeskApi } from '../contract/api';
+import { defaultAuthor, defaultHome } from '../engine/defaults';
+import { BridgeClient, findAdvertisedBridge } from './client';
+
+/** A client of a running Dotdesk, as the dm command uses it. */
+export type AttachedApi = BridgeClient & DotdeskApi;
+
+/**
+ * The dm command's way into a Dotdesk that already runs on this store (the app, `dm serve --ui`,
+ * `npm start`): the bridge it advertises in the store, or `url` when given. Opens the event
+ * stream first, which doubles as the check that the bridge answers: a bridge.json left behind
+ * by a killed process (or a pid now used by another program) gives null and the command opens
+ * the store itself. A `url` that does not answer is an error, since the user asked for it.
+ */
+export async function attach(url?: string, home = defaultHome()): Promise<AttachedApi | null> {
+  const ad = url ? { url } : await findAdvertisedBridge(home);
+  if (!ad) return null;
+  let client: AttachedApi;
+  try {
+    client = BridgeClient.fromUrl(ad.url) as AttachedApi;
+    await client.subscribe();
+  } catch (e) {
+    if (!url) return null;
+    throw new DmError('REMOTE_UNREACHABLE', `Cannot attach to the Dotdesk bridge at ${ad.url.split('#')[0]}: ${(e as Error).message}.`, 'Check the URL in DM_ATTACH, or set DM_ATTACH=0 to open the store directly.');
+  }
+  // Why: the running service would otherwise sign commits with its own user and environment.
+  const commit = client.commit.bind(client);
+  client.commit = (dot, req) => commit(dot, { ...req, author: req.author ?? defaultAuthor() });
+  return client;
+}

@@ -1,0 +1,98 @@
+// dm with a Dotdesk already running on the store (the app, `dm serve --ui`, `npm start`): the
+// command attaches to its bridge instead of opening the store a second time. Real processes:
+// the bridge as `npm start` runs it, dm as users run it, and a UI's event stream over WebSocket.
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { promises as fsp, existsSync } from 'node:fs';
+import * as path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { tmpDir, dm, dmOk, spawn, ROOT } from '../helpers';
+import { BridgeClient } from '../../electron/bridge/client';
+import type { DotdeskEvent } from '../../electron/contract/api';
+
+/** Starts the bridge (`npm start` without Electron) on a store; resolves with its URL. */
+async function startBridge(home: string, env: Record<string, string> = {}): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [path.join(ROOT, 'dist', 'electron', 'bridge', 'cli.js'), '--json', '--no-plugin'], {
+    env: { ...process.env, DM_HOME: home, DM_DOCKER: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stderr!.on('data', (b: Buffer) => { err += b; });
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout!.on('data', (b: Buffer) => {
+      out += b;
+      const line = out.split('\n').find((l) => l.startsWith('{'));
+      if (line && out.includes('\n')) resolve(JSON.parse(line).url);
+    });
+    child.once('exit', (code) => reject(new Error(`bridge exited ${code}: ${err}`)));
+  });
+  return { child, url };
+}
+
+const exited = (c: ChildProcess) => new Promise<void>((r) => { if (c.exitCode !== null || c.signalCode !== null) r(); else c.once('exit', () => r()); });
+const settle = () => new Promise((r) => setTimeout(r, 300));
+
+test('dm attaches to a running Dotdesk: the app sees the commit live, the terminal keeps its author, codes and exit codes', async () => {
+  const home = await tmpDir('dm-attach-');
+  // The running app is another user's environment: its DM_AUTHOR must not sign the terminal's commits.
+  const { child, url } = await startBridge(home, { DM_AUTHOR: 'the-app' });
+  const ui = BridgeClient.fromUrl(url);
+  const seen: DotdeskEvent[] = [];
+  try {
+    ui.events.on('event', (e: DotdeskEvent) => seen.push(e));
+    await ui.subscribe();
+    dmOk(home, ['init', 'shop']);
+    const users = dmOk(home, ['dot', 'path', 'shop', 'users-db']).trim();
+    await fsp.writeFile(path.join(users, 'rows.csv'), 'id,name\n1,ada\n');
+    const r = dm(home, ['commit', '-m', 'from the terminal']);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /^Committed [0-9a-f]{12} on shop \(1 subdot/);
+    // The terminal still shows the commit's progress (it comes over the bridge's event stream).
+    assert.match(r.err, /\[commit\] /);
+    await settle();
+    // The app's UI saw the commit as it ran: its progress, then the change, named.
+    assert.ok(seen.some((e) => e.type === 'progress' && e.progress.op === 'commit'), `no commit progress in ${JSON.stringify(seen)}`);
+    assert.ok(seen.some((e) => e.type === 'changed' && e.dot === 'shop' && e.reason === 'commit'), `no commit change in ${JSON.stringify(seen)}`);
+    const [c] = JSON.parse(dmOk(home, ['log', '--json']));
+    assert.equal(c.message, 'from the terminal');
+    assert.equal(c.author, 'tester');
+    // Errors from the running service keep their code, hint and exit code.
+    let bad = dm(home, ['checkout', 'nope']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.err, /^error \[BRANCH_NOT_FOUND\]: .*\nhint: /);
+    bad = dm(home, ['init', '../escape']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.err, /error \[INVALID_NAME\]/);
+    // DM_ATTACH=0 opens the store in the dm process: the app learns of it only from its store watcher.
+    seen.length = 0;
+    await fsp.writeFile(path.join(users, 'rows.csv'), 'id,name\n1,ada\n2,grace\n');
+    dmOk(home, ['commit', '-m', 'direct'], { DM_ATTACH: '0' });
+    await settle();
+    assert.ok(!seen.some((e) => e.type === 'progress'), 'a direct commit runs outside the app');
+    assert.deepEqual(JSON.parse(dmOk(home, ['log', '--json'])).map((x: { message: string }) => x.message), ['direct', 'from the terminal']);
+  } finally {
+    ui.close();
+    child.kill('SIGTERM');
+    await exited(child);
+  }
+  try {
+    // The bridge is gone: dm works on the store itself, whether the bridge cleaned up or was killed.
+    assert.ok(!existsSync(path.join(home, 'bridge.json')), 'a stopped bridge withdraws its advert');
+    assert.equal(JSON.parse(dmOk(home, ['log', '--json'])).length, 2);
+    const killed = await startBridge(home);
+    killed.child.kill('SIGKILL');
+    await exited(killed.child);
+    assert.ok(existsSync(path.join(home, 'bridge.json')), 'a killed bridge leaves its advert behind');
+    const r = dm(home, ['commit', '-m', 'after the app died']);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(JSON.parse(dmOk(home, ['log', '--json'])).length, 3);
+    // An advert whose pid is alive (now some other program) but whose bridge does not answer.
+    await fsp.writeFile(path.join(home, 'bridge.json'), JSON.stringify({ url: killed.url, pid: process.pid }));
+    assert.match(dmOk(home, ['status']), /clean|no changes|nothing/i);
+    // An explicit DM_ATTACH that does not answer is an error, not a silent fallback.
+    const dead = dm(home, ['log'], { env: { DM_ATTACH: killed.url } });
+    assert.equal(dead.code, 1);
+    assert.match(dead.err, /^error \[REMOTE_UNREACHABLE\]: Cannot attach to the Dotdesk bridge at http:\/\/127\.0\.0\.1:\d+/);
+    assert.match(dmOk(home, ['verify']), /Store is healthy/);
+  } finally { await fsp.rm(home, { recursive: true, force: true }); }
+});
