@@ -328,8 +328,9 @@ export async function startBridge(service: BridgeTarget, opts: BridgeOptions = {
   ping.unref();
 
   let advertised: string | undefined;
-  if (opts.advertise && home) {
-    advertised = advertFile(home);
+  const storeHome = service.engine?.home;
+  if (opts.advertise && storeHome) {
+    advertised = advertFile(storeHome);
     await fsp.writeFile(advertised, JSON.stringify({ url, origin, token, pid: process.pid }) + '\n', { mode: 0o600 });
   }
 

@@ -10,6 +10,7 @@ import { createService } from '../service/create';
 import { BridgeClient, findAdvertisedBridge } from '../bridge/client';
 import { objectReloader, throttleProgress } from '../bridge/dispatch';
 import { watchStore } from '../bridge/watch';
+import { startBridge } from '../bridge/server';
 import { registerIpc, senderCheck } from './ipc';
 import { registerDrag } from './drag';
 import { hardenContents, hardenSession } from './security';
@@ -65,10 +66,17 @@ async function openService(): Promise<{ api: DotdeskApi; close: () => Promise<vo
       startupNotes.push({ type: 'done', op: 'startup', ok: false, message: `The Docker volume driver is not running here: ${toErrorInfo(e).message} Dotdesk works on the data only; run "dm serve" for Docker.` });
     }
   }
+  // The dm command attaches to the app through this bridge (advertised in the store's
+  // bridge.json) instead of opening the store beside it. API only in practice: the token is in
+  // that 0600 file. The app's own watcher already follows other processes' changes.
+  let cliBridge: { close(): Promise<void> } | undefined;
+  try { cliBridge = await startBridge(service, { advertise: true, watchHome: false }); } catch (e) {
+    startupNotes.push({ type: 'done', op: 'startup', ok: false, message: `dm commands will open the store themselves: ${toErrorInfo(e).message}` });
+  }
   return {
     api: service,
     reload,
-    close: async () => { watcher.close(); await stopServe?.().catch(() => {}); await service.engine.close().catch(() => {}); },
+    close: async () => { watcher.close(); await cliBridge?.close().catch(() => {}); await stopServe?.().catch(() => {}); await service.engine.close().catch(() => {}); },
   };
 }
 

@@ -6,8 +6,10 @@ import * as assert from 'node:assert/strict';
 import { promises as fsp, existsSync } from 'node:fs';
 import * as path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { tmpDir, dm, dmOk, spawn, ROOT } from '../helpers';
+import { tmpDir, dm, dmOk, spawn, ROOT, DM } from '../helpers';
 import { BridgeClient } from '../../electron/bridge/client';
+import { startBridge as startBridgeIn } from '../../electron/bridge/server';
+import { createService } from '../../electron/service/create';
 import type { DotdeskEvent } from '../../electron/contract/api';
 
 /** Starts the bridge (`npm start` without Electron) on a store; resolves with its URL. */
@@ -95,4 +97,32 @@ test('dm attaches to a running Dotdesk: the app sees the commit live, the termin
     assert.match(dead.err, /^error \[REMOTE_UNREACHABLE\]: Cannot attach to the Dotdesk bridge at http:\/\/127\.0\.0\.1:\d+/);
     assert.match(dmOk(home, ['verify']), /Store is healthy/);
   } finally { await fsp.rm(home, { recursive: true, force: true }); }
+});
+
+test('the desktop app advertises its API bridge without a second store watcher, and dm attaches to it', async () => {
+  const home = await tmpDir('dm-attach-app-');
+  // As electron/main does for its embedded service.
+  const service = await createService({ home, docker: false });
+  const bridge = await startBridgeIn(service, { advertise: true, watchHome: false });
+  try {
+    const ad = JSON.parse(await fsp.readFile(path.join(home, 'bridge.json'), 'utf8'));
+    assert.equal(ad.url, bridge.url);
+    assert.equal((await fsp.stat(path.join(home, 'bridge.json'))).mode & 0o777, 0o600);
+    // dm runs in another process while this one serves it (async spawn: the event loop stays free).
+    const out = await new Promise<string>((resolve, reject) => {
+      const c = spawn(process.execPath, [DM, 'init', 'desk'], { env: { ...process.env, DM_HOME: home, DM_AUTHOR: 'tester' } });
+      let o = '', e = '';
+      c.stdout!.on('data', (b: Buffer) => { o += b; });
+      c.stderr!.on('data', (b: Buffer) => { e += b; });
+      c.on('exit', (code) => (code === 0 ? resolve(o) : reject(new Error(`dm exited ${code}: ${e}`))));
+    });
+    assert.match(out, /Created dot desk/);
+    assert.deepEqual((await service.listDots()).map((d) => d.name), ['desk']);
+    assert.equal(await service.currentDot(), 'desk');
+  } finally {
+    await bridge.close();
+    await service.engine.close();
+  }
+  assert.ok(!existsSync(path.join(home, 'bridge.json')), 'closing the app withdraws the advert');
+  await fsp.rm(home, { recursive: true, force: true });
 });
