@@ -688,13 +688,26 @@ async function runScale(scale, opts) {
   const tBench = Date.now();
   const settle0 = { waits: memSettle.waits, sec: memSettle.sec, timeouts: memSettle.timeouts };
   const passes = [];
+  // Passes keep their directories until the last one has run, when the disk has room (a pass
+  // leaves about 7x the data: working dirs, staging tree, repositories, four restores). Why: the
+  // 13 GB a pass deletes at full scale would slow the next pass's file creation (this ext4 skips
+  // inodes freed in the last minutes when it allocates one) and hand its memory back to the
+  // hypervisor, and the tool timed first in each op (dm) would pay most of it.
+  const perPass = 7 * data.manifest.bytes.v1.total;
+  const room = (() => { try { const f = fs.statfsSync(base); return f.bavail * f.bsize; } catch { return 0; } })();
+  const keepAll = opts.repeat > 1 && room > opts.repeat * perPass * 1.2;
+  if (opts.repeat > 1 && !keepAll) log(`note: ${fmtBytes(room)} free, under ${fmtBytes(opts.repeat * perPass * 1.2)}: each pass's directories are deleted before the next pass`);
+  const runs = [];
   for (let i = 1; i <= opts.repeat; i++) {
     if (opts.repeat > 1) log(`--- pass ${i} of ${opts.repeat} ---`);
     const run = path.join(base, opts.repeat > 1 ? `run-${i}` : 'run');
+    runs.push(run);
     passes.push(await runPass(data, run, opts));
-    if (!opts.keep) await rmrf(run);
+    if (!opts.keep && !keepAll) await rmrf(run);
   }
+  if (!opts.keep && keepAll) for (const r of runs) await rmrf(r);
   const res = mergePasses(passes);
+  if (keepAll) res.notes.push('Passes kept their directories until the last pass had run (no pass deleted data before the next one).');
   if (opts.keep) res.notes.push(`repositories and working dirs kept in ${base}/run*`);
   return {
     scale, params: p, dataDir: path.dirname(data.v1), data: data.manifest.bytes, dataGenerated: data.generated,
@@ -868,10 +881,9 @@ async function runPass(data, run, opts) {
     verified.dm = await verifyRestore(v2, paths);
     return { ...r, extra: { verified: verified.dm } };
   });
-  // Restored trees stay until the end of the pass: deleting one frees about 2 GB of page cache,
-  // and the next timed command would write into those just-freed (hot) pages.
-  const restoreDirs = [];
-  const restoreTarget = (tool) => { const d = path.join(run, `restore-${tool}`); restoreDirs.push(d); fs.mkdirSync(d, { recursive: true }); return d; };
+  // Restored trees stay with the run dir: deleting one frees about 2 GB of page cache, and the
+  // next timed command would write into those just-freed (hot) pages.
+  const restoreTarget = (tool) => { const d = path.join(run, `restore-${tool}`); fs.mkdirSync(d, { recursive: true }); return d; };
   const check = async (tool, dir) => {
     verified[tool] = await verifyRestore(v2, dir);
     // PostgreSQL must start on what the tool restored (owner postgres, mode 0700, all files).
@@ -893,7 +905,6 @@ async function runPass(data, run, opts) {
   // cp -a copies the same state (v2) that the tools restore, so the bytes are equal.
   await measure(...MAT, 'cp', async () => {
     const t = path.join(run, 'restore-cp');
-    restoreDirs.push(t);
     await prepare([v2]);
     const r = await timed('cp', ['-a', v2, t]);
     return { ...r, extra: { verified: await check('cp', t) } };
@@ -950,8 +961,7 @@ async function runPass(data, run, opts) {
   }
   let dmList = null;
   if (want.has('dm') && !broken.dm) { try { dmList = JSON.parse((await dm(dmHome, ['list', '--json'], { allowFail: true })).stdout); } catch {} }
-  // Nothing is timed after this point.
-  for (const d of restoreDirs) await rmrf(d);
+  // Nothing is timed after this point. The restored trees go with the run dir.
 
   return { ops, verified, tinySwitch: tiny, store, sideSizes: side, dmList, notes };
 }
