@@ -7,7 +7,7 @@ import { BridgeClient, findAdvertisedBridge } from './client';
 export type AttachedApi = BridgeClient & DotdeskApi;
 
 /**
- * The dm command's way into a Dotdesk that already runs on this store (the app, `dm serve --ui`,
+ * The dm command's way into a Dotdesk that already runs on this store (the app, `dm serve`,
  * `npm start`): the bridge it advertises in the store, or `url` when given. Opens the event
  * stream first, which doubles as the check that the bridge answers: a bridge.json left behind
  * by a killed process (or a pid now used by another program) gives null and the command opens

@@ -8,11 +8,17 @@ import { bridgeServeExtension } from './serve-extension';
 import { BridgeClient, findAdvertisedBridge } from './client';
 import type { DotdeskApi } from '../contract/api';
 
-test('dm serve --ui starts the bridge in the same process, advertises it, and closes it', async () => {
+test('dm serve starts the bridge in the same process, advertises it, and closes it; --ui names the UI', async () => {
   const home = mkdtempSync(path.join(os.tmpdir(), 'dm-serve-ui-'));
   const service = await DotdeskService.open(home);
   try {
-    assert.equal(await bridgeServeExtension({ service, log: () => {}, options: {} }), undefined, 'without --ui nothing starts');
+    assert.equal(await bridgeServeExtension({ service, log: () => {}, options: { bridge: false } }), undefined, 'with --no-bridge nothing starts');
+    assert.ok(!existsSync(path.join(home, 'bridge.json')));
+    const api = await bridgeServeExtension({ service, log: () => {}, options: {} });
+    assert.match(api?.describe ?? '', /^API for dm and the app at http:\/\/127\.0\.0\.1:\d+ \(advertised in .*bridge\.json\)$/);
+    assert.ok(await findAdvertisedBridge(home), 'plain dm serve advertises its bridge');
+    await api!.close();
+    assert.equal(existsSync(path.join(home, 'bridge.json')), false);
     const h = await bridgeServeExtension({ service, log: () => {}, options: { ui: true } });
     assert.ok(h);
     const url = /UI and API at (\S+)/.exec(h.describe ?? '')?.[1];

@@ -27,7 +27,9 @@ Usage: dm COMMAND [options]
   undo                         undo the last commit, checkout, reset or delete
   dot show [DOT] | dot delete [-f] DOT | dot path [DOT] SUBDOT
   verify | gc [--empty-trash]
-  serve [--socket PATH] [-v]   serve the "dm" Docker volume driver (driver: dm) until Ctrl-C
+  serve [--socket PATH] [-v] [--ui] [--no-bridge]
+                               serve the "dm" Docker volume driver (driver: dm) and the API
+                               dm attaches to (--ui: and the UI) until Ctrl-C
   version
 
 Global: --dot DOT (or -D DOT) picks the dot; --json on every reading command; DM_HOME sets the store.`;
@@ -50,7 +52,7 @@ const LOCAL_ONLY = new Set(['serve', 'hub', 'export', 'import']);
 interface Backend { api: DotdeskApi; events: EventEmitter; close(): Promise<void> }
 
 /**
- * Attaches to the Dotdesk already running on this store (the app, `dm serve --ui`, `npm start`),
+ * Attaches to the Dotdesk already running on this store (the app, `dm serve`, `npm start`),
  * or opens the store in this process. Why attach: the running service has the store open, its
  * indexes and caches warm, and the UI sees the change at once; a second process would wait for
  * the store lock and load the whole engine first. DM_ATTACH=0 (or --no-attach) opens the store

@@ -73,10 +73,10 @@ export { SERVE_VALUED } from './serve-args';
 /** `dm serve`: the long-running process behind Docker's `driver: dm`. */
 export const serveCommands: Record<string, Command> = {
   async serve(ctx, p) {
-    if (p.words.length) throw new DmError('INVALID_ARGUMENT', `dm serve takes no arguments (got "${p.words[0]}").`, 'Usage: dm serve [--socket PATH] [-v] [--ui [--port N]]');
+    if (p.words.length) throw new DmError('INVALID_ARGUMENT', `dm serve takes no arguments (got "${p.words[0]}").`, 'Usage: dm serve [--socket PATH] [-v] [--ui [--port N]] [--no-bridge]');
     const service = ctx.api instanceof DotdeskService ? ctx.api : await createService();
     const socket = val(p, 'socket') ?? defaultPluginSocket();
-    const running = await startServe({ service, socket, verbose: has(p, 'v', 'verbose'), log: ctx.err, options: { port: val(p, 'port'), host: val(p, 'host'), ui: has(p, 'ui') } });
+    const running = await startServe({ service, socket, verbose: has(p, 'v', 'verbose'), log: ctx.err, options: { port: val(p, 'port'), host: val(p, 'host'), ui: has(p, 'ui'), bridge: !has(p, 'no-bridge') } });
     ctx.out(`dm serve: volume driver "dm" listening on ${running.socket} (store ${service.engine.home}).`);
     for (const h of running.extensions) if (h.describe) ctx.out(`dm serve: ${h.describe}`);
     ctx.out('dm serve: press Ctrl-C to stop.');

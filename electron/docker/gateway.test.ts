@@ -194,3 +194,17 @@ test('the default client lists containers with one GET on the daemon socket; err
     await fsp.rm(dir, { recursive: true, force: true });
   }
 });
+
+test('a long-running gateway sees a container started a moment ago; concurrent asks share one listing', async () => {
+  const d = fakeDocker(demo().slice(0, 2));
+  let listings = 0;
+  const list = d.api.listContainers.bind(d.api);
+  d.api.listContainers = async (o) => { listings++; return list(o); };
+  const g = new DockerGateway({ docker: d.api, pluginSocket: false });
+  assert.deepEqual((await g.containersOf('p_app')).map((c) => c.name), ['p_postgres_1', 'p_redis_1']);
+  d.cs.push({ Id: '9', name: 'p_new_1', State: 'running', mounts: [{ Name: 'p_app.uploads', Driver: 'dm' }] });
+  assert.deepEqual((await g.containersOf('p_app')).map((c) => c.name), ['p_new_1', 'p_postgres_1', 'p_redis_1'], 'the listing is not kept after it answered');
+  listings = 0;
+  await Promise.all([g.containersOf('p_app'), g.containersOf('solo'), g.containersOf('other')]);
+  assert.equal(listings, 1);
+});

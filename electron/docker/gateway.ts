@@ -148,7 +148,7 @@ export class DockerGateway implements ContainerHooks {
   private readonly driver: string;
   private readonly stopTimeout: number;
   private readonly pluginSocket: string | false;
-  private cached?: { at: number; list: Promise<Docker.ContainerInfo[]> };
+  private cached?: { list: Promise<Docker.ContainerInfo[]> };
 
   constructor(opts: GatewayOptions = {}) {
     this.docker = opts.docker ?? lazyDocker(5000);
@@ -161,13 +161,17 @@ export class DockerGateway implements ContainerHooks {
   /** True when the daemon answers. */
   async ping(): Promise<boolean> { try { await this.docker.ping(); return true; } catch { return false; } }
 
-  /** All containers, memoized for a moment (dm list asks once per dot). */
+  /**
+   * All containers; asks made while a listing is on its way share it (dm list asks for every
+   * dot at once). Why not longer: in a long-running process (the app, dm serve) a listing kept
+   * for even a second misses the container `docker run` has just started.
+   */
   private listAll(fresh: boolean): Promise<Docker.ContainerInfo[]> {
-    const now = Date.now();
-    if (!fresh && this.cached && now - this.cached.at < 1000) return this.cached.list;
+    if (!fresh && this.cached) return this.cached.list;
     const list = this.docker.listContainers({ all: true });
-    this.cached = { at: now, list };
-    list.catch(() => { if (this.cached?.list === list) this.cached = undefined; });
+    this.cached = { list };
+    const done = () => { if (this.cached?.list === list) this.cached = undefined; };
+    list.then(done, done);
     return list;
   }
 

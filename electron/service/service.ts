@@ -45,7 +45,8 @@ export class DotdeskService implements DotdeskApi {
 
   async listDots() {
     const dots = await E.listDots(this.engine);
-    for (const d of dots) d.containers = await this.hooks.containersOf(d.name).catch(() => []);
+    // All at once: the gateway answers concurrent asks with one container listing.
+    await Promise.all(dots.map(async (d) => { d.containers = await this.hooks.containersOf(d.name).catch(() => []); }));
     return dots;
   }
 

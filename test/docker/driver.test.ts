@@ -144,6 +144,8 @@ test('dm volume driver and containers on a real dockerd', async (t) => {
     await step('stopping dm serve and starting it again while containers exist works', async () => {
       assert.equal(await serve!.stop('SIGTERM'), 0, 'dm serve exits 0 on SIGTERM');
       assert.match(serve!.output(), /stopped/);
+      // The API dm attached to for every command above (bridge.json in the store).
+      assert.match(serve!.output(), /API for dm and the app at http:\/\/127\.0\.0\.1:\d+/);
       assert.equal(await probeSocket(SOCKET), 'absent', 'the socket file is removed');
       serve = await startServeProc(env);
       await sh('docker', ['restart', '-t', '5', cname], { timeout: 60_000 });

@@ -1,4 +1,4 @@
-// dm with a Dotdesk already running on the store (the app, `dm serve --ui`, `npm start`): the
+// dm with a Dotdesk already running on the store (the app, `dm serve`, `npm start`): the
 // command attaches to its bridge instead of opening the store a second time. Real processes:
 // the bridge as `npm start` runs it, dm as users run it, and a UI's event stream over WebSocket.
 import { test } from 'node:test';
