@@ -250,6 +250,32 @@ test('unchanged files are not re-read on commit (stat cache); a changed page sto
   } finally { await done(); }
 });
 
+test('a long-running engine parses a stat cache once, and sees it rewritten by another process', async () => {
+  const { e, home, done } = await fresh();
+  const other = await Engine.open(home);
+  try {
+    await e.createDot('app');
+    const dir = await e.workDir('app', 'db', { create: true });
+    await write(path.join(dir, 'a'), 'one');
+    const old = new Date(Date.now() - 60_000);
+    await fsp.utimes(path.join(dir, 'a'), old, old);
+    await commit(e, 'app', { message: 'v1' });
+    const gen = (await e.genOf('app', 'master'))!;
+    const first = await e.readCache('app', gen);
+    assert.equal(await e.readCache('app', gen), first, 'unchanged cache file: parsed once');
+    // Another process (the CLI while the app runs) commits a change: its new cache is seen.
+    await write(path.join(dir, 'b'), 'two');
+    await fsp.utimes(path.join(dir, 'b'), old, old);
+    await commit(other, 'app', { message: 'v2' });
+    const second = await e.readCache('app', gen);
+    assert.notEqual(second, first);
+    assert.deepEqual([...second.db.keys()].filter((k) => !k.endsWith('/')).sort(), ['a', 'b']);
+    // And this engine's next commit, from that cache, reads no file again.
+    const r = await snapshotDir(dir, { chunkSize: e.chunkSize, store: null, cache: second.db });
+    assert.equal(r.readFiles, 0);
+  } finally { await other.close(); await done(); }
+});
+
 test('identical data in two dots is stored once (dedup across dots)', async () => {
   const { e, done } = await fresh();
   try {
