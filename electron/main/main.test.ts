@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, statSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -92,12 +93,25 @@ test('the Electron main process wires a secure window, every IPC method and the 
     rec.permission(null, 'clipboard-read', (ok: boolean) => { granted = ok; });
     assert.equal(granted, false);
     rec.headers({ responseHeaders: {} }, (r: any) => { assert.match(r.responseHeaders['Content-Security-Policy'][0], /default-src 'self'/); });
+    // The app advertises its API bridge in the store; a dm process attaches to it, so the
+    // window hears of the new dot from the service itself, at once (dot named).
+    assert.equal(statSync(path.join(home, 'bridge.json')).mode & 0o777, 0o600);
+    const dmOut = await new Promise<string>((resolve, reject) => {
+      const c = spawn(process.execPath, [path.join(__dirname, '..', '..', '..', 'bin', 'dm'), 'init', 'fromcli'], { env: { ...process.env } });
+      let o = '', e = '';
+      c.stdout.on('data', (b: Buffer) => { o += b; });
+      c.stderr.on('data', (b: Buffer) => { e += b; });
+      c.on('exit', (code) => (code === 0 ? resolve(o) : reject(new Error(`dm init exited ${code}: ${e}`))));
+    });
+    assert.match(dmOut, /Created dot fromcli/);
+    assert.ok(rec.sent.some(([ch, e]: [string, any]) => ch === 'dm:event' && e.type === 'changed' && e.dot === 'fromcli' && e.reason === 'created'), 'the dm command ran in the app');
     const labels = JSON.stringify(rec.menu);
     for (const l of ['Commit…', 'New Branch…', 'CmdOrCtrl+Enter', 'editMenu']) assert.ok(labels.includes(l), `menu has ${l}`);
     app.emit('before-quit', { preventDefault: () => {} });
     for (let i = 0; i < 100 && !rec.quit; i++) await new Promise((r) => setTimeout(r, 20));
     assert.equal(rec.quit, true);
     assert.equal(rec.handlers.size, 0, 'IPC handlers removed on quit');
+    assert.equal(existsSync(path.join(home, 'bridge.json')), false, 'the advert goes with the app');
   } finally {
     M._load = orig;
     for (const [k, v] of Object.entries(env)) { if (v === undefined) delete process.env[k]; else process.env[k] = v; }
