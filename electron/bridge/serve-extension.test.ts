@@ -19,6 +19,11 @@ test('dm serve starts the bridge in the same process, advertises it, and closes 
     assert.ok(await findAdvertisedBridge(home), 'plain dm serve advertises its bridge');
     await api!.close();
     assert.equal(existsSync(path.join(home, 'bridge.json')), false);
+    // A bridge that cannot listen leaves the volume driver alone, unless the UI was asked for.
+    const said: string[] = [];
+    assert.equal(await bridgeServeExtension({ service, log: (l) => said.push(l), options: { host: '203.0.113.1' } }), undefined);
+    assert.match(said.join('\n'), /no API for dm \(.*\); dm commands open the store themselves/);
+    await assert.rejects(bridgeServeExtension({ service, log: () => {}, options: { host: '203.0.113.1', ui: true } }));
     const h = await bridgeServeExtension({ service, log: () => {}, options: { ui: true } });
     assert.ok(h);
     const url = /UI and API at (\S+)/.exec(h.describe ?? '')?.[1];
