@@ -2,6 +2,7 @@ import { DmError } from '../contract/errors';
 import type { DotdeskApi } from '../contract/api';
 import { defaultAuthor, defaultHome } from '../engine/defaults';
 import { BridgeClient, findAdvertisedBridge } from './client';
+import { advertIdentity } from './advert';
 
 /** A client of a running Dotdesk, as the dm command uses it. */
 export type AttachedApi = BridgeClient & DotdeskApi;
@@ -16,6 +17,14 @@ export type AttachedApi = BridgeClient & DotdeskApi;
 export async function attach(url?: string, home = defaultHome()): Promise<AttachedApi | null> {
   const ad = url ? { url } : await findAdvertisedBridge(home);
   if (!ad) return null;
+  if (!url) {
+    const me = advertIdentity();
+    const it = ad as { pid: number; version?: string | null; api?: string };
+    if (it.api !== me.api || (it.version && me.version && it.version !== me.version)) {
+      process.stderr.write(`dm: the Dotdesk running on this store (pid ${it.pid}) is ${it.version && it.version !== me.version ? 'version ' + it.version : 'another version'}; this dm opens the store itself. Restart it to attach.\n`);
+      return null;
+    }
+  }
   let client: AttachedApi;
   try {
     client = BridgeClient.fromUrl(ad.url) as AttachedApi;

@@ -92,9 +92,9 @@ export class BridgeClient {
 }
 
 /** Finds a bridge advertised by a running `dm serve` for a store, if its process is alive. */
-export async function findAdvertisedBridge(home: string): Promise<{ url: string; pid: number } | null> {
+export async function findAdvertisedBridge(home: string): Promise<{ url: string; pid: number; version?: string | null; api?: string } | null> {
   try {
-    const info = JSON.parse(await fsp.readFile(advertFile(home), 'utf8')) as { url: string; pid: number };
+    const info = JSON.parse(await fsp.readFile(advertFile(home), 'utf8')) as { url: string; pid: number; version?: string | null; api?: string };
     process.kill(info.pid, 0);
     return info;
   } catch { return null; }

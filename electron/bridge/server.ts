@@ -10,7 +10,7 @@ import type { DotdeskApi, DotdeskEvent } from '../contract/api';
 import type { ErrorInfo } from '../contract/errors';
 import { dispatch, isApiMethod, objectReloader, throttleProgress, type Envelope } from './dispatch';
 import { acceptUpgrade, WebSocketConn } from './websocket';
-import { advertFile } from './advert';
+import { advertFile, advertIdentity } from './advert';
 import { watchStore, StoreWatcher } from './watch';
 
 /** Largest request body the bridge accepts. */
@@ -331,7 +331,7 @@ export async function startBridge(service: BridgeTarget, opts: BridgeOptions = {
   const storeHome = service.engine?.home;
   if (opts.advertise && storeHome) {
     advertised = advertFile(storeHome);
-    await fsp.writeFile(advertised, JSON.stringify({ url, origin, token, pid: process.pid }) + '\n', { mode: 0o600 });
+    await fsp.writeFile(advertised, JSON.stringify({ url, origin, token, pid: process.pid, ...advertIdentity() }) + '\n', { mode: 0o600 });
   }
 
   return {

@@ -89,8 +89,16 @@ test('dm attaches to a running Dotdesk: the app sees the commit live, the termin
     assert.equal(r.code, 0, r.err);
     assert.equal(JSON.parse(dmOk(home, ['log', '--json'])).length, 3);
     // An advert whose pid is alive (now some other program) but whose bridge does not answer.
-    await fsp.writeFile(path.join(home, 'bridge.json'), JSON.stringify({ url: killed.url, pid: process.pid }));
-    assert.match(dmOk(home, ['status']), /clean|no changes|nothing/i);
+    const advert = JSON.parse(await fsp.readFile(path.join(home, 'bridge.json'), 'utf8'));
+    await fsp.writeFile(path.join(home, 'bridge.json'), JSON.stringify({ ...advert, pid: process.pid }));
+    let st = dm(home, ['status']);
+    assert.equal(st.code, 0, st.err);
+    assert.equal(st.err, '');
+    // A Dotdesk of another version (started before an upgrade): dm says so and works directly.
+    await fsp.writeFile(path.join(home, 'bridge.json'), JSON.stringify({ ...advert, pid: process.pid, api: 'listDots,frobnicate' }));
+    st = dm(home, ['status']);
+    assert.equal(st.code, 0, st.err);
+    assert.match(st.err, /^dm: the Dotdesk running on this store \(pid \d+\) is another version; this dm opens the store itself/);
     // An explicit DM_ATTACH that does not answer is an error, not a silent fallback.
     const dead = dm(home, ['log'], { env: { DM_ATTACH: killed.url } });
     assert.equal(dead.code, 1);
