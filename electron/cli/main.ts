@@ -32,7 +32,9 @@ Usage: dm COMMAND [options]
                                dm attaches to (--ui: and the UI) until Ctrl-C
   version
 
-Global: --dot DOT (or -D DOT) picks the dot; --json on every reading command; DM_HOME sets the store.`;
+Global: --dot DOT (or -D DOT) picks the dot; --json on every reading command; DM_HOME sets the store.
+While Dotdesk runs on the store (the app, dm serve), dm works through it; --no-attach or
+DM_ATTACH=0 opens the store directly.`;
 
 /** Extra commands registered by other layers (Docker, remotes). */
 export const extraCommands: Record<string, Command> = {
@@ -66,7 +68,7 @@ async function openBackend(cmd: string, p: Parsed): Promise<Backend> {
     const client = await attach(want && want !== '1' ? want : undefined);
     if (client) {
       // Why: the running service carries on with a started operation whatever this process does.
-      process.once('SIGINT', () => { process.stderr.write(`\ndm: the running Dotdesk (${client.origin}) finishes what it started; "dm log" shows the result.\n`); process.exit(130); });
+      process.once('SIGINT', () => { process.stderr.write(`\ndm: stopped; the running Dotdesk (${client.origin}) finishes any operation it had started ("dm log" shows it).\n`); process.exit(130); });
       return { api: client, events: client.events, close: async () => client.close() };
     }
   }
