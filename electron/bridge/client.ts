@@ -1,10 +1,11 @@
 import { EventEmitter } from 'node:events';
+import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as http from 'node:http';
 import { API_METHODS } from '../contract/api';
 import type { DotdeskApi, DotdeskEvent } from '../contract/api';
 import { DmError, fromErrorInfo, isErrorInfo } from '../contract/errors';
-import type { Envelope } from './dispatch';
+import { CALL_ID_HEADER, type Envelope } from './dispatch';
 import { connectWebSocket, WebSocketConn } from './websocket';
 import { advertFile } from './advert';
 
@@ -17,12 +18,12 @@ export function parseBridgeUrl(url: string): { origin: string; token: string } {
 }
 
 /** POSTs JSON with node:http (keeps working where global fetch is missing or proxied). */
-function post(origin: string, path: string, token: string, body: string): Promise<{ status: number; text: string }> {
+function post(origin: string, path: string, token: string, body: string, callId: string): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const u = new URL(path, origin);
     const req = http.request({
       host: u.hostname, port: u.port, path: u.pathname, method: 'POST', agent: false,
-      headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), Authorization: `Bearer ${token}` },
+      headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), Authorization: `Bearer ${token}`, [CALL_ID_HEADER]: callId },
     }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
@@ -40,6 +41,8 @@ export class BridgeClient {
   readonly events = new EventEmitter();
   private ws?: WebSocketConn;
   private closed = false;
+  /** Ids of the calls this client made (progress events name the call they belong to). */
+  private readonly calls = new Set<string>();
 
   constructor(readonly origin: string, readonly token: string) {
     for (const m of API_METHODS) {
@@ -59,7 +62,9 @@ export class BridgeClient {
     const a = [...args];
     while (a.length && a[a.length - 1] === undefined) a.pop();
     let r: { status: number; text: string };
-    try { r = await post(this.origin, `/api/${method}`, this.token, JSON.stringify({ args: a })); } catch (e) {
+    const id = randomBytes(12).toString('hex');
+    this.calls.add(id);
+    try { r = await post(this.origin, `/api/${method}`, this.token, JSON.stringify({ args: a }), id); } catch (e) {
       throw new DmError('REMOTE_UNREACHABLE', `Cannot reach the Dotdesk bridge at ${this.origin}: ${(e as Error).message}.`, 'Is "dm serve" still running? Start it again or run without attaching.');
     }
     let env: Envelope;
@@ -68,6 +73,11 @@ export class BridgeClient {
     }
     if (env.ok) return env.result;
     throw isErrorInfo(env.error) ? fromErrorInfo(env.error) : new DmError('INTERNAL', String((env as { error?: { message?: string } }).error?.message ?? 'Unknown bridge error'));
+  }
+
+  /** True for progress of a call this client made, or of no call in particular; false for other clients' calls. */
+  ownsProgress(e: DotdeskEvent): boolean {
+    return e.type === 'progress' && (!e.call || this.calls.has(e.call));
   }
 
   /** Opens the event stream (reconnecting until close()). */

@@ -3,6 +3,14 @@ import type { DotdeskApi, DotdeskEvent } from '../contract/api';
 import { DmError, toErrorInfo } from '../contract/errors';
 import type { ErrorInfo } from '../contract/errors';
 
+/**
+ * Header naming one API call across its attempts. Why: a browser may fail a request whose
+ * answer it never saw (net::ERR_NETWORK_CHANGED when Docker adds or removes a network interface,
+ * a dropped connection) and the page then sends it again; with the same id the bridge answers
+ * the retry from the first attempt, so a commit or checkout never runs twice.
+ */
+export const CALL_ID_HEADER = 'x-dotdesk-call';
+
 /** One API method name. */
 export type ApiMethod = (typeof API_METHODS)[number];
 
@@ -85,7 +93,7 @@ export function throttleProgress(emit: (e: DotdeskEvent) => void, ms = 100): (e:
   const flush = () => { timer = undefined; if (pending) { const p = pending; pending = undefined; last = Date.now(); emit(p); } };
   return (e) => {
     if (e.type !== 'progress') { if (timer) { clearTimeout(timer); flush(); } emit(e); return; }
-    const key = `${e.progress.op}/${e.progress.phase}/${e.progress.subdot ?? ''}`;
+    const key = `${e.call ?? ''}/${e.progress.op}/${e.progress.phase}/${e.progress.subdot ?? ''}`;
     const now = Date.now();
     if (key !== lastKey || now - last >= ms) {
       if (timer) { clearTimeout(timer); timer = undefined; }

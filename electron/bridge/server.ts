@@ -4,11 +4,12 @@ import * as os from 'node:os';
 import { pipeline } from 'node:stream/promises';
 import * as path from 'node:path';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { DotdeskApi, DotdeskEvent } from '../contract/api';
 import type { ErrorInfo } from '../contract/errors';
-import { dispatch, isApiMethod, objectReloader, throttleProgress, type Envelope } from './dispatch';
+import { dispatch, isApiMethod, objectReloader, throttleProgress, CALL_ID_HEADER, type Envelope } from './dispatch';
 import { acceptUpgrade, WebSocketConn } from './websocket';
 import { advertFile, advertIdentity } from './advert';
 import { watchStore, StoreWatcher } from './watch';
@@ -22,13 +23,7 @@ export const MAX_UPLOAD = Number(process.env.DM_MAX_UPLOAD) > 0 ? Number(process
 /** What the bridge serves: the contract, plus (optionally) the service's event emitter and store home. */
 export type BridgeTarget = DotdeskApi & { events?: EventEmitter; engine?: { home: string } };
 
-/**
- * Header naming one API call across its attempts. Why: a browser may fail a request whose
- * answer it never saw (net::ERR_NETWORK_CHANGED when Docker adds or removes a network interface,
- * a dropped connection) and the page then sends it again; with the same id the bridge answers
- * the retry from the first attempt, so a commit or checkout never runs twice.
- */
-export const CALL_ID_HEADER = 'x-dotdesk-call';
+export { CALL_ID_HEADER } from './dispatch';
 
 /** How long the bridge remembers an answered call id (a page retries within seconds; a running call is never forgotten). */
 export const CALL_ID_TTL_MS = 60_000;
@@ -101,7 +96,14 @@ export async function startBridge(service: BridgeTarget, opts: BridgeOptions = {
     const msg = JSON.stringify(e);
     for (const s of sockets) s.send(msg);
   };
-  const onEvent = throttleProgress(broadcast);
+  // Why the call's id on its progress: a dm command attached here prints only its own progress,
+  // not that of a command running beside it. The service emits synchronously inside the call.
+  const callOf = new AsyncLocalStorage<string>();
+  const throttled = throttleProgress(broadcast);
+  const onEvent = (e: DotdeskEvent) => {
+    const call = e.type === 'progress' ? callOf.getStore() : undefined;
+    throttled(call ? { ...e, call } as DotdeskEvent : e);
+  };
   service.events?.on('event', onEvent);
 
   // Calls by id (CALL_ID_HEADER): running ones, and answered ones for CALL_ID_TTL_MS.
@@ -278,7 +280,8 @@ export async function startBridge(service: BridgeTarget, opts: BridgeOptions = {
     if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) { sendError(res, 400, { code: 'INVALID_ARGUMENT', message: 'The request body must be a JSON object.', hint: 'Send {"args":[...]}.' }); return; }
     const id = req.headers[CALL_ID_HEADER];
     const callId = typeof id === 'string' && /^[A-Za-z0-9_-]{8,128}$/.test(id) ? id : undefined;
-    const env = await callOnce(callId, method, () => dispatch(service, method, (parsed as { args?: unknown }).args, broadcast, { reloadObjects }));
+    const run = () => dispatch(service, method, (parsed as { args?: unknown }).args, broadcast, { reloadObjects });
+    const env = await callOnce(callId, method, () => (callId ? callOf.run(callId, run) : run()));
     if (env.ok) sendJson(res, 200, env);
     else sendJson(res, STATUS_OF[env.error.code] ?? (env.error.code === 'INVALID_NAME' ? 400 : env.error.code === 'INTERNAL' ? 500 : 422), env);
   };

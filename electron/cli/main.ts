@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { EventEmitter } from 'node:events';
 import { DmError, toErrorInfo } from '../contract/errors';
-import type { DotdeskApi } from '../contract/api';
+import type { DotdeskApi, DotdeskEvent } from '../contract/api';
 import type { DotdeskService } from '../service/service';
 import { SERVE_VALUED } from './serve-args';
 import { parseArgs, has, Parsed } from './args';
@@ -51,7 +51,7 @@ export const extraCommands: Record<string, Command> = {
 const LOCAL_ONLY = new Set(['serve', 'hub', 'export', 'import']);
 
 /** Where a command's API calls go: the running Dotdesk it attached to, or a service opened here. */
-interface Backend { api: DotdeskApi; events: EventEmitter; close(): Promise<void> }
+interface Backend { api: DotdeskApi; events: EventEmitter; close(): Promise<void>; mine?(e: DotdeskEvent): boolean }
 
 /**
  * Attaches to the Dotdesk already running on this store (the app, `dm serve`, `npm start`),
@@ -69,7 +69,8 @@ async function openBackend(cmd: string, p: Parsed): Promise<Backend> {
     if (client) {
       // Why: the running service carries on with a started operation whatever this process does.
       process.once('SIGINT', () => { process.stderr.write(`\ndm: stopped; the running Dotdesk (${client.origin}) finishes any operation it had started ("dm log" shows it).\n`); process.exit(130); });
-      return { api: client, events: client.events, close: async () => client.close() };
+      // Only this command's progress: another command may be running in the same Dotdesk.
+      return { api: client, events: client.events, close: async () => client.close(), mine: (e) => client.ownsProgress(e) };
     }
   }
   // Why required here: attached commands never load the engine (0.04 s of every command).
@@ -91,7 +92,8 @@ export async function run(argv: string[], service?: DotdeskService): Promise<num
     if (!fn) throw new DmError('INVALID_ARGUMENT', `Unknown command "${cmd}".`, 'Run "dm help" for the list of commands.');
     const p = parseArgs(rest, [...VALUED, ...SERVE_VALUED]);
     backend = service ? { api: service, events: service.events, close: async () => {} } : await openBackend(cmd, p);
-    backend.events.on('event', (e) => { if (e.type === 'progress') printer.update(e.progress); });
+    const b = backend;
+    b.events.on('event', (e: DotdeskEvent) => { if (e.type === 'progress' && (b.mine?.(e) ?? true)) printer.update(e.progress); });
     const ctx: Ctx = {
       api: backend.api, out: (s) => { printer.done(); process.stdout.write(s + '\n'); }, err: (s) => { printer.done(); process.stderr.write(s + '\n'); },
       interactive: !!process.stdin.isTTY && !has(p, 'non-interactive'), ask: askTerminal,

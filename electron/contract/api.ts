@@ -108,6 +108,7 @@ void _allListed;
 
 /** Events from the service to every UI. */
 export type DotdeskEvent =
-  | { type: 'progress'; progress: ProgressEvent }
+  /** `call`: the bridge call (its CALL_ID_HEADER) the progress belongs to, when it came from one. */
+  | { type: 'progress'; progress: ProgressEvent; call?: string }
   | { type: 'changed'; dot?: string; reason: string }
   | { type: 'done'; op: string; ok: boolean; message: string; error?: ErrorInfo };

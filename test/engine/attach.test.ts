@@ -134,3 +134,33 @@ test('the desktop app advertises its API bridge without a second store watcher, 
   assert.ok(!existsSync(path.join(home, 'bridge.json')), 'closing the app withdraws the advert');
   await fsp.rm(home, { recursive: true, force: true });
 });
+
+test('each attached command sees only its own progress, while the app sees all of it', async () => {
+  const home = await tmpDir('dm-attach-calls-');
+  const service = await createService({ home, docker: false });
+  const bridge = await startBridgeIn(service, { advertise: true, watchHome: false });
+  const a = BridgeClient.fromUrl(bridge.url) as BridgeClient & { commit: (dot: string, r: { message: string }) => Promise<unknown>; createDot: (d: string) => Promise<unknown>; subdotPath: (d: string, s: string) => Promise<string> };
+  const b = BridgeClient.fromUrl(bridge.url) as typeof a;
+  const seenByA: DotdeskEvent[] = [];
+  const seenByB: DotdeskEvent[] = [];
+  try {
+    a.events.on('event', (e: DotdeskEvent) => seenByA.push(e));
+    b.events.on('event', (e: DotdeskEvent) => seenByB.push(e));
+    await a.subscribe();
+    await b.subscribe();
+    await a.createDot('one');
+    await fsp.writeFile(path.join(await a.subdotPath('one', 'alpha-db'), 'rows'), 'x'.repeat(100_000));
+    await a.commit('one', { message: 'from A' });
+    await settle();
+    const progressB = seenByB.filter((e) => e.type === 'progress');
+    assert.ok(progressB.length > 0, 'every client (the app) sees the commit\'s progress');
+    assert.ok(progressB.every((e) => e.type === 'progress' && typeof e.call === 'string'), 'progress names its call');
+    assert.ok(progressB.every((e) => !b.ownsProgress(e)), 'B does not take A\'s progress for its own');
+    assert.ok(seenByA.filter((e) => e.type === 'progress').every((e) => a.ownsProgress(e)), 'A recognises its own');
+  } finally {
+    a.close(); b.close();
+    await bridge.close();
+    await service.engine.close();
+    await fsp.rm(home, { recursive: true, force: true });
+  }
+});
