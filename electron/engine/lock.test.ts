@@ -5,6 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import { StoreLock } from './lock';
+import { Engine } from './store';
 
 test('a lock held by a live process makes others wait, then fail with STORE_LOCKED naming the holder', async () => {
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'dm-lock-'));
@@ -31,4 +32,25 @@ test('a lock left by a killed process is detected as stale and taken over', asyn
     const l = await StoreLock.acquire(path.join(dir, 'lock'), { op: 'x', timeoutMs: 2000 });
     await l.release();
   } finally { await fsp.rm(dir, { recursive: true, force: true }); }
+});
+
+test('a caller waiting behind another operation in the same process is told which one', async () => {
+  const home = await fsp.mkdtemp(path.join(os.tmpdir(), 'dm-lockwait-'));
+  const e = await Engine.open(home);
+  try {
+    let done!: () => void;
+    const first = e.withLock('push shop master', () => new Promise<void>((r) => { done = r; }));
+    while (!done) await new Promise((r) => setTimeout(r, 5));
+    const heard: string[] = [];
+    const second = e.withLock('commit shop', async () => 'committed', (m) => heard.push(m));
+    await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(heard, ['for "push shop master" to finish']);
+    done();
+    await first;
+    assert.equal(await second, 'committed');
+    // Nobody holds it now: no message.
+    const quiet: string[] = [];
+    await e.withLock('gc', async () => {}, (m) => quiet.push(m));
+    assert.deepEqual(quiet, []);
+  } finally { await e.close(); await fsp.rm(home, { recursive: true, force: true }); }
 });

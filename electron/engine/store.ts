@@ -45,6 +45,8 @@ export class Engine {
   /** Marks the async call chain that holds the lock (re-entry is allowed only inside it). */
   private readonly holder = new AsyncLocalStorage<boolean>();
   private lock?: StoreLock;
+  /** The operation holding the lock in this process, for callers that wait behind it. */
+  private heldFor?: string;
   private lockWaiters: Promise<void> = Promise.resolve();
 
   private constructor(readonly home: string, readonly fmt: StoreFormat, objects: PackStore) {
@@ -89,6 +91,7 @@ export class Engine {
   /**
    * Runs `fn` holding the store lock (re-entrant within this process). After acquiring it,
    * reloads pack indexes (another process may have written) and replays crash journals.
+   * `onWait` hears, once per wait, what this call waits for ("for process 123 (\"gc\") to finish").
    */
   async withLock<T>(op: string, fn: () => Promise<T>, onWait?: (msg: string) => void): Promise<T> {
     // Re-entrant only within the same async call chain: a concurrent request in the same
@@ -98,9 +101,12 @@ export class Engine {
     let release!: () => void;
     const prev = this.lockWaiters;
     this.lockWaiters = new Promise((r) => (release = r));
+    // Why say so: a dm command attached to the app can sit behind a long push; it should not look hung.
+    if (this.heldFor !== undefined) onWait?.(`for "${this.heldFor}" to finish`);
     await prev;
     try {
-      this.lock = await StoreLock.acquire(path.join(this.home, 'lock'), { op, timeoutMs: Number(process.env.DM_LOCK_TIMEOUT_MS ?? 120_000), onWait: (h) => onWait?.(`Waiting for process ${h.pid} ("${h.op}") to finish…`) });
+      this.lock = await StoreLock.acquire(path.join(this.home, 'lock'), { op, timeoutMs: Number(process.env.DM_LOCK_TIMEOUT_MS ?? 120_000), onWait: (h) => onWait?.(`for process ${h.pid} ("${h.op}") to finish`) });
+      this.heldFor = op;
       try {
         return await this.holder.run(true, async () => {
           await this.objects.reload();
@@ -114,6 +120,7 @@ export class Engine {
         await this.objects.abort().catch(() => {});
         await this.lock.release();
         this.lock = undefined;
+        this.heldFor = undefined;
       }
     } finally {
       release();

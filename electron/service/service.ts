@@ -41,6 +41,8 @@ export class DotdeskService implements DotdeskApi {
   emit(e: DotdeskEvent): void { this.events.emit('event', e); }
 
   private progress = (p: ProgressEvent) => this.emit({ type: 'progress', progress: p });
+  /** Progress saying what an operation waits for before it can take the store lock. */
+  private waiting = (op: string) => (msg: string) => this.progress({ op, phase: 'waiting', doneBytes: 0, message: msg });
   private changed(dot: string | undefined, reason: string) { this.emit({ type: 'changed', dot, reason }); }
 
   async listDots() {
@@ -77,7 +79,7 @@ export class DotdeskService implements DotdeskApi {
     await this.engine.requireDot(dot);
     // Why the lock first: containers are paused only once the store is ours, never while this
     // process waits for another one's lock (that could take minutes). The engine lock is re-entrant.
-    return this.engine.withLock('commit ' + dot, () => this.commitLocked(dot, req));
+    return this.engine.withLock('commit ' + dot, () => this.commitLocked(dot, req), this.waiting('commit'));
   }
 
   private async commitLocked(dot: string, req: CommitRequest) {
@@ -119,7 +121,7 @@ export class DotdeskService implements DotdeskApi {
     // Why under the lock: stop, switch and restart are one operation; another process's commit or
     // checkout waits instead of interleaving. No deadlock: Docker's Mount/Get calls during the
     // restart are answered lock-free by the volume driver (engine.workDir).
-    return this.engine.withLock('switch ' + dot, () => this.withStoppedLocked(dot, fn));
+    return this.engine.withLock('switch ' + dot, () => this.withStoppedLocked(dot, fn), this.waiting('switch'));
   }
 
   private async withStoppedLocked<T>(dot: string, fn: () => Promise<T>): Promise<{ result: T; restarted: string[]; docker: { reachable: boolean; message?: string } }> {

@@ -164,3 +164,29 @@ test('each attached command sees only its own progress, while the app sees all o
     await fsp.rm(home, { recursive: true, force: true });
   }
 });
+
+test('an attached command behind a long operation in the app says what it waits for, then runs', async () => {
+  const home = await tmpDir('dm-attach-wait-');
+  const service = await createService({ home, docker: false });
+  const bridge = await startBridgeIn(service, { advertise: true, watchHome: false });
+  try {
+    await service.createDot('shop');
+    await service.switchDot('shop');
+    let release!: () => void;
+    const held = service.engine.withLock('push shop master', () => new Promise<void>((r) => { release = r; }));
+    let err = '';
+    const c = spawn(process.execPath, [DM, 'commit', '-m', 'after the push'], { env: { ...process.env, DM_HOME: home, DM_AUTHOR: 'tester' } });
+    c.stderr!.on('data', (b: Buffer) => { err += b; });
+    const exit = new Promise<number>((r) => c.on('exit', (code) => r(code ?? 1)));
+    for (let i = 0; i < 200 && !err.includes('waiting'); i++) await new Promise((r) => setTimeout(r, 25));
+    assert.match(err, /\[commit\] waiting for "push shop master" to finish/);
+    release();
+    await held;
+    assert.equal(await exit, 0, err);
+    assert.equal((await service.log('shop'))[0].message, 'after the push');
+  } finally {
+    await bridge.close();
+    await service.engine.close();
+    await fsp.rm(home, { recursive: true, force: true });
+  }
+});
