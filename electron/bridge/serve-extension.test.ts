@@ -43,3 +43,22 @@ test('dm serve starts the bridge in the same process, advertises it, and closes 
     rmSync(home, { recursive: true, force: true });
   }
 });
+
+test('two Dotdesks on one store: the one closed first leaves the other\'s advert alone', async () => {
+  const home = mkdtempSync(path.join(os.tmpdir(), 'dm-two-bridges-'));
+  const service = await DotdeskService.open(home);
+  const first = await bridgeServeExtension({ service, log: () => {}, options: {} });
+  const second = await bridgeServeExtension({ service, log: () => {}, options: {} });
+  try {
+    const ad = await findAdvertisedBridge(home);
+    await first!.close();
+    assert.deepEqual(await findAdvertisedBridge(home), ad, 'the second one is still advertised');
+    await second!.close();
+    assert.equal(existsSync(path.join(home, 'bridge.json')), false);
+  } finally {
+    await first!.close();
+    await second!.close();
+    await service.engine.close();
+    rmSync(home, { recursive: true, force: true });
+  }
+});

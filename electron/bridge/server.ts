@@ -344,7 +344,11 @@ export async function startBridge(service: BridgeTarget, opts: BridgeOptions = {
       clearInterval(ping);
       service.events?.off('event', onEvent);
       for (const s of sockets) s.close(1001);
-      if (advertised) await fsp.rm(advertised, { force: true }).catch(() => {});
+      // Only our own advert: another Dotdesk on this store (the app and dm serve) may have written its own since.
+      if (advertised) {
+        const now = await fsp.readFile(advertised, 'utf8').catch(() => '');
+        if (now.includes(`"${url}"`)) await fsp.rm(advertised, { force: true }).catch(() => {});
+      }
       if (tmpDir) await fsp.rm(await tmpDir, { recursive: true, force: true }).catch(() => {});
       await new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections?.(); });
     },
