@@ -2,8 +2,11 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { API_METHODS } from '../contract/api';
 
-/** Where a store advertises its running bridge (url, token, pid; mode 0600), for the app and the dm command to attach. */
+/** Where a store advertises its running bridge (mode 0600: it holds the token), for the app and the dm command to attach. */
 export function advertFile(home: string): string { return path.join(home, 'bridge.json'); }
+
+/** What bridge.json holds. version and api are missing in adverts written before they were added. */
+export interface Advert { url: string; origin?: string; token?: string; pid: number; version?: string | null; api?: string }
 
 let version: string | null | undefined;
 

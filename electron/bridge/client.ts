@@ -7,7 +7,7 @@ import type { DotdeskApi, DotdeskEvent } from '../contract/api';
 import { DmError, fromErrorInfo, isErrorInfo } from '../contract/errors';
 import { CALL_ID_HEADER, type Envelope } from './dispatch';
 import { connectWebSocket, WebSocketConn } from './websocket';
-import { advertFile } from './advert';
+import { advertFile, type Advert } from './advert';
 
 /** Parses a bridge URL as printed by `dm serve --ui` (http://127.0.0.1:PORT/#token=…). */
 export function parseBridgeUrl(url: string): { origin: string; token: string } {
@@ -64,7 +64,10 @@ export class BridgeClient {
     let r: { status: number; text: string };
     const id = randomBytes(12).toString('hex');
     this.calls.add(id);
-    try { r = await post(this.origin, `/api/${method}`, this.token, JSON.stringify({ args: a }), id); } catch (e) {
+    // Why forget it later: a long-lived client (the app attached to dm serve) makes calls for days;
+    // the call's last progress may arrive over the WebSocket shortly after its answer.
+    const forget = () => { setTimeout(() => this.calls.delete(id), 10_000).unref(); };
+    try { r = await post(this.origin, `/api/${method}`, this.token, JSON.stringify({ args: a }), id).finally(forget); } catch (e) {
       throw new DmError('REMOTE_UNREACHABLE', `Cannot reach the Dotdesk bridge at ${this.origin}: ${(e as Error).message}.`, 'Is "dm serve" still running? Start it again or run without attaching.');
     }
     let env: Envelope;
@@ -102,9 +105,9 @@ export class BridgeClient {
 }
 
 /** Finds a bridge advertised by a running `dm serve` for a store, if its process is alive. */
-export async function findAdvertisedBridge(home: string): Promise<{ url: string; pid: number; version?: string | null; api?: string } | null> {
+export async function findAdvertisedBridge(home: string): Promise<Advert | null> {
   try {
-    const info = JSON.parse(await fsp.readFile(advertFile(home), 'utf8')) as { url: string; pid: number; version?: string | null; api?: string };
+    const info = JSON.parse(await fsp.readFile(advertFile(home), 'utf8')) as Advert;
     process.kill(info.pid, 0);
     return info;
   } catch { return null; }

@@ -11,7 +11,7 @@ import type { DotdeskApi, DotdeskEvent } from '../contract/api';
 import type { ErrorInfo } from '../contract/errors';
 import { dispatch, isApiMethod, objectReloader, throttleProgress, CALL_ID_HEADER, type Envelope } from './dispatch';
 import { acceptUpgrade, WebSocketConn } from './websocket';
-import { advertFile, advertIdentity } from './advert';
+import { advertFile, advertIdentity, type Advert } from './advert';
 import { watchStore, StoreWatcher } from './watch';
 
 /** Largest request body the bridge accepts. */
@@ -22,8 +22,6 @@ export const MAX_UPLOAD = Number(process.env.DM_MAX_UPLOAD) > 0 ? Number(process
 
 /** What the bridge serves: the contract, plus (optionally) the service's event emitter and store home. */
 export type BridgeTarget = DotdeskApi & { events?: EventEmitter; engine?: { home: string } };
-
-export { CALL_ID_HEADER } from './dispatch';
 
 /** How long the bridge remembers an answered call id (a page retries within seconds; a running call is never forgotten). */
 export const CALL_ID_TTL_MS = 60_000;
@@ -334,7 +332,8 @@ export async function startBridge(service: BridgeTarget, opts: BridgeOptions = {
   const storeHome = service.engine?.home;
   if (opts.advertise && storeHome) {
     advertised = advertFile(storeHome);
-    await fsp.writeFile(advertised, JSON.stringify({ url, origin, token, pid: process.pid, ...advertIdentity() }) + '\n', { mode: 0o600 });
+    const advert: Advert = { url, origin, token, pid: process.pid, ...advertIdentity() };
+    await fsp.writeFile(advertised, JSON.stringify(advert) + '\n', { mode: 0o600 });
   }
 
   return {
@@ -346,8 +345,8 @@ export async function startBridge(service: BridgeTarget, opts: BridgeOptions = {
       for (const s of sockets) s.close(1001);
       // Only our own advert: another Dotdesk on this store (the app and dm serve) may have written its own since.
       if (advertised) {
-        const now = await fsp.readFile(advertised, 'utf8').catch(() => '');
-        if (now.includes(`"${url}"`)) await fsp.rm(advertised, { force: true }).catch(() => {});
+        const now = await fsp.readFile(advertised, 'utf8').then((t) => (JSON.parse(t) as Advert).url, () => undefined).catch(() => undefined);
+        if (now === url) await fsp.rm(advertised, { force: true }).catch(() => {});
       }
       if (tmpDir) await fsp.rm(await tmpDir, { recursive: true, force: true }).catch(() => {});
       await new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections?.(); });

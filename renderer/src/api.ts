@@ -79,7 +79,7 @@ function takeToken(): string {
  */
 const RETRY_DELAYS_MS = [100, 250, 500, 1000, 2000];
 
-/** A random id for one call, sent with each of its attempts (see CALL_ID_HEADER in electron/bridge/server.ts). */
+/** A random id for one call, sent with each of its attempts (see CALL_ID_HEADER in electron/bridge/dispatch.ts). */
 function newCallId(): string {
   const b = new Uint8Array(16);
   crypto.getRandomValues(b);

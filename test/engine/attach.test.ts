@@ -103,6 +103,12 @@ test('dm attaches to a running Dotdesk: the app sees the commit live, the termin
     const dead = dm(home, ['log'], { env: { DM_ATTACH: killed.url } });
     assert.equal(dead.code, 1);
     assert.match(dead.err, /^error \[REMOTE_UNREACHABLE\]: Cannot attach to the Dotdesk bridge at http:\/\/127\.0\.0\.1:\d+/);
+    // A DM_ATTACH that is no bridge URL says what is wrong with it.
+    const garbage = dm(home, ['log'], { env: { DM_ATTACH: 'not a url' } });
+    assert.equal(garbage.code, 2);
+    assert.match(garbage.err, /^error \[INVALID_ARGUMENT\]: DM_ATTACH=not a url is not a URL\.\nhint: /);
+    const tokenless = dm(home, ['log'], { env: { DM_ATTACH: 'http://127.0.0.1:1/' } });
+    assert.match(tokenless.err, /^error \[AUTH_FAILED\]: The bridge URL http:\/\/127\.0\.0\.1:1 carries no token\./);
     assert.match(dmOk(home, ['verify']), /Store is healthy/);
   } finally { await fsp.rm(home, { recursive: true, force: true }); }
 });
