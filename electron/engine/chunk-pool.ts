@@ -13,7 +13,7 @@ export interface RunRequest { pack: string; packOffset: number; packLen: number;
  * as transferred ArrayBuffers.
  */
 export type WorkerRequest =
-  | { op: 'hash'; job: number; bufId: number; buf?: SharedArrayBuffer; len: number; chunkSize: number }
+  | { op: 'hash'; job: number; bufId: number; buf?: SharedArrayBuffer; len: number; chunkSize: number; ends?: Uint32Array }
   | { op: 'compress'; job: number; which: number[]; level: number }
   | ({ op: 'write'; job: number; fd: number; directFd: number; position: number } & RunRequest)
   | ({ op: 'create'; job: number; path: string; mode: number; uid: number; gid: number; chown: boolean; mtimeNs: string } & RunRequest)
@@ -200,10 +200,12 @@ export class ChunkPool {
   }
 
   /**
-   * Hashes the chunks of a block. The buffer is shared with the worker: leave it alone until
+   * Hashes the chunks of a block: `chunkSize` pieces of its first `len` bytes, or, with `ends`,
+   * the pieces ending at those offsets (several small files read back to back, each cut in
+   * pieces of at most `chunkSize`). The buffer is shared with the worker: leave it alone until
    * compress() has returned. Returns the job, to pass to compress(), and the chunk ids in order.
    */
-  async hash(buf: SharedArrayBuffer, len: number, chunkSize: number): Promise<{ job: number; ids: string[] }> {
+  async hash(buf: SharedArrayBuffer, len: number, chunkSize: number, ends?: Uint32Array): Promise<{ job: number; ids: string[] }> {
     const slot = this.leastBusy();
     const job = this.nextJob++;
     this.jobSlot.set(job, slot);
@@ -213,7 +215,7 @@ export class ChunkPool {
     const first = !slot.sent.has(bufId);
     if (first) slot.sent.add(bufId);
     let r: WorkerReply;
-    try { r = await this.send(slot, { op: 'hash', job, bufId, buf: first ? buf : undefined, len, chunkSize }, []); } catch (e) { this.jobSlot.delete(job); this.jobShape.delete(job); throw e; }
+    try { r = await this.send(slot, { op: 'hash', job, bufId, buf: first ? buf : undefined, len, chunkSize, ends }, []); } catch (e) { this.jobSlot.delete(job); this.jobShape.delete(job); throw e; }
     if (r.op !== 'hashed') throw new Error(`unexpected reply ${r.op}`);
     const raw = Buffer.from(r.ids);
     const ids: string[] = new Array(raw.length / 32);

@@ -9,14 +9,19 @@ import { CCtx, DCtx, CParameter, compressBound } from 'zstd-napi/binding';
 import type { WorkerRequest, WorkerReply, RunRequest } from './chunk-pool';
 import { setFdTimesNsSync } from './native';
 import { objectIdBytes, ID_BYTES, REC_HEADER, TYPE_CODE } from './objects';
-import { worthCompressing } from './compress';
+import { worthCompressing, levelFor } from './compress';
 import { AlignedBuffer, DIRECT_ALIGN } from './direct-io';
 
 const port = parentPort;
 if (!port) throw new Error('chunk-worker.ts runs only as a worker thread');
 
 /** Blocks hashed and waiting for the main thread to say which chunks are new. */
-const held = new Map<number, { buf: SharedArrayBuffer; len: number; chunkSize: number }>();
+const held = new Map<number, Layout & { buf: SharedArrayBuffer }>();
+/** How a block is cut into chunks (see ChunkPool.hash). */
+interface Layout { len: number; chunkSize: number; ends?: Uint32Array }
+function chunkCount(l: Layout): number { return l.ends ? l.ends.length : Math.ceil(l.len / l.chunkSize); }
+function chunkStart(l: Layout, i: number): number { return l.ends ? (i ? l.ends[i - 1] : 0) : i * l.chunkSize; }
+function chunkEnd(l: Layout, i: number): number { return l.ends ? l.ends[i] : Math.min((i + 1) * l.chunkSize, l.len); }
 /** The pool's shared block buffers, by number (each is sent once: see ChunkPool.hash). */
 const shared = new Map<number, SharedArrayBuffer>();
 const cctx = new CCtx();
@@ -162,10 +167,10 @@ port.on('message', (m: WorkerRequest) => {
       const buf = shared.get(m.bufId);
       if (!buf) throw new Error(`no shared buffer ${m.bufId}`);
       const block = Buffer.from(buf, 0, m.len);
-      const n = Math.ceil(m.len / m.chunkSize);
+      const n = chunkCount(m);
       const ids = Buffer.allocUnsafeSlow(n * 32);
-      for (let i = 0; i < n; i++) objectIdBytes('chunk', block.subarray(i * m.chunkSize, Math.min((i + 1) * m.chunkSize, m.len))).copy(ids, i * 32);
-      held.set(m.job, { buf, len: m.len, chunkSize: m.chunkSize });
+      for (let i = 0; i < n; i++) objectIdBytes('chunk', block.subarray(chunkStart(m, i), chunkEnd(m, i))).copy(ids, i * 32);
+      held.set(m.job, { buf, len: m.len, chunkSize: m.chunkSize, ends: m.ends });
       const idsAb = ids.buffer as ArrayBuffer;
       reply({ op: 'hashed', job: m.job, ids: idsAb }, [idsAb]);
     } else if (m.op === 'compress') {
@@ -182,13 +187,18 @@ port.on('message', (m: WorkerRequest) => {
       // main thread collect garbage every 50 ms (external memory) and touch new pages. The block
       // is shared memory, so the main thread reads the stored forms from it directly.
       let o = 0;
+      /** How well the block's previous chunk compressed (stored / raw), 0 before the first. */
+      let lastRatio = 0;
       m.which.forEach((i, k) => {
-        const start = i * h.chunkSize;
-        const raw = block.subarray(start, Math.min(start + h.chunkSize, h.len));
-        if (m.level !== cctxLevel) { cctx.setParameter(CParameter.compressionLevel, m.level); cctxLevel = m.level; }
+        const start = chunkStart(h, i);
+        const raw = block.subarray(start, chunkEnd(h, i));
+        const before = o;
+        const level = levelFor(m.level, lastRatio);
+        if (level !== cctxLevel) { cctx.setParameter(CParameter.compressionLevel, level); cctxLevel = level; }
         const n = raw.length >= 64 ? cctx.compress2(scratch, raw) : raw.length;
         if (worthCompressing(raw.length, n)) { codecs[k] = 1; scratch.copy(block, o, 0, n); o += n; } else { block.copy(block, o, start, start + raw.length); o += raw.length; }
         ends[k] = o;
+        lastRatio = (o - before) / raw.length;
       });
       reply({ op: 'compressed', job: m.job, codecs, ends }, []);
     } else if (m.op === 'write') {

@@ -48,16 +48,25 @@ export async function commit(engine: Engine, dot: string, opts: CommitOptions): 
     // Why: files modified within the last 2 s could change again within the same mtime tick.
     const racyAfterNs = BigInt(Date.now() - 2000) * 1_000_000n;
     let done = 0;
+    // Chunks being compressed for any subdot: a chunk two subdots share is compressed once.
+    const compressing = new Set<string>();
     try {
-      for (const sub of subdots) {
+      // Why all subdots at once: one subdot's many small files keep the main thread busy while
+      // another's big files keep the workers busy (bench: uploads and PostgreSQL overlap).
+      // Every snapshot runs to its end before an error is thrown: none may store after we gave up.
+      const results = await Promise.allSettled(subdots.map((sub) => {
         opts.onProgress?.({ op: 'commit', phase: 'reading', subdot: sub, doneBytes: done });
-        const r = await snapshotDir(path.join(root, sub), {
-          chunkSize: engine.chunkSize, store: engine.objects, cache: caches[sub], racyAfterNs, level: engine.fmt.level,
+        return snapshotDir(path.join(root, sub), {
+          chunkSize: engine.chunkSize, store: engine.objects, cache: caches[sub], racyAfterNs, level: engine.fmt.level, compressing,
           onBytes: (n) => { done += n; opts.onProgress?.({ op: 'commit', phase: 'reading', subdot: sub, doneBytes: done }); },
         });
-        roots[sub] = r.root;
-        newCaches[sub] = r.cache;
-      }
+      }));
+      subdots.forEach((sub, i) => {
+        const r = results[i];
+        if (r.status === 'rejected') throw r.reason;
+        roots[sub] = r.value.root;
+        newCaches[sub] = r.value.cache;
+      });
     } finally {
       await opts.afterCapture?.();
     }

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-interface DmfsAddon { lutimesNs(p: string, atimeNs: bigint, mtimeNs: bigint): void; futimesNs?(fd: number, atimeNs: bigint, mtimeNs: bigint): void }
+interface DmfsAddon { lutimesNs(p: string, atimeNs: bigint, mtimeNs: bigint): void; futimesNs?(fd: number, atimeNs: bigint, mtimeNs: bigint): void; copyBytes?(target: Uint8Array, targetStart: number, source: Uint8Array): void }
 
 let addon: DmfsAddon | null | undefined;
 
@@ -46,4 +46,15 @@ export function setFdTimesNsSync(fd: number, atimeNs: bigint, mtimeNs: bigint): 
   const a = dmfs();
   if (a?.futimesNs) { a.futimesNs(fd, atimeNs, mtimeNs); return; }
   fs.futimesSync(fd, Number(atimeNs) / 1e9, Number(mtimeNs) / 1e9);
+}
+
+/**
+ * Copies `source` into `target` at `targetStart` with the native helper's plain memmove, else
+ * with Buffer#copy. Why: from shared memory (the chunk workers' blocks) Buffer#copy is V8's
+ * slower relaxed memmove.
+ */
+export function copyBytes(target: Buffer, targetStart: number, source: Buffer): void {
+  const a = dmfs();
+  if (a?.copyBytes) a.copyBytes(target, targetStart, source);
+  else source.copy(target, targetStart);
 }

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <string.h>
 #include <stdlib.h>
+#include <stdint.h>
 
 static napi_value throw_errno(napi_env env, const char *syscall, int err) {
   char msg[256];
@@ -71,12 +72,43 @@ static napi_value futimes_ns(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// Pointer and length of a Uint8Array / Buffer argument (also over a SharedArrayBuffer).
+static int bytes_of(napi_env env, napi_value v, uint8_t **data, size_t *len) {
+  napi_typedarray_type type;
+  void *p;
+  if (napi_get_typedarray_info(env, v, &type, len, &p, NULL, NULL) != napi_ok || type != napi_uint8_array) return 0;
+  *data = p;
+  return 1;
+}
+
+// copyBytes(target: Uint8Array, targetStart: number, source: Uint8Array): void
+// Why: Buffer#copy from shared memory runs V8's relaxed (word by word, atomic-safe) memmove,
+// which made copying the stored forms of chunks out of the workers' shared blocks a sixth of
+// the main thread's time in a first commit. Nothing writes these bytes while they are copied.
+static napi_value copy_bytes(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  uint8_t *dst, *src;
+  size_t dlen, slen;
+  int64_t at;
+  if (argc < 3 || !bytes_of(env, argv[0], &dst, &dlen) || napi_get_value_int64(env, argv[1], &at) != napi_ok || !bytes_of(env, argv[2], &src, &slen)) {
+    napi_throw_type_error(env, NULL, "copyBytes(target: Uint8Array, targetStart: number, source: Uint8Array)");
+    return NULL;
+  }
+  if (at < 0 || (size_t)at > dlen || slen > dlen - (size_t)at) { napi_throw_range_error(env, NULL, "copyBytes: source does not fit the target"); return NULL; }
+  memmove(dst + at, src, slen);
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_value fn;
   napi_create_function(env, "lutimesNs", NAPI_AUTO_LENGTH, lutimes_ns, NULL, &fn);
   napi_set_named_property(env, exports, "lutimesNs", fn);
   napi_create_function(env, "futimesNs", NAPI_AUTO_LENGTH, futimes_ns, NULL, &fn);
   napi_set_named_property(env, exports, "futimesNs", fn);
+  napi_create_function(env, "copyBytes", NAPI_AUTO_LENGTH, copy_bytes, NULL, &fn);
+  napi_set_named_property(env, exports, "copyBytes", fn);
   return exports;
 }
 
