@@ -746,7 +746,23 @@ function mergePasses(passes) {
   const last = passes[passes.length - 1];
   const tinys = passes.map((x) => x.tinySwitch).filter((x) => x.master != null);
   const tinySwitch = tinys.length ? { master: median(tinys.map((x) => x.master)), other: median(tinys.map((x) => x.other)) } : last.tinySwitch;
-  return { ...last, ops, verified, tinySwitch, notes: [...new Set(passes.flatMap((x) => x.notes))] };
+  return { ...last, ops, verified, tinySwitch, notes: [...new Set(passes.flatMap((x) => x.notes))], probesMs: passes.flatMap((x) => x.probesMs) };
+}
+
+/**
+ * A fixed CPU workload (SHA-256 of 64 MiB, best of 3), timed at the start of every pass. Why:
+ * this VM's speed changes by about 15 % from minute to minute, for every tool alike; the probe
+ * tells a slow pass from a slow tool.
+ */
+function cpuProbeMs() {
+  const buf = Buffer.alloc(64 * 1024 * 1024, 7);
+  let best = Infinity;
+  for (let i = 0; i < 3; i++) {
+    const t = process.hrtime.bigint();
+    crypto.createHash('sha256').update(buf).digest();
+    best = Math.min(best, Number(process.hrtime.bigint() - t) / 1e6);
+  }
+  return best;
 }
 
 /** One full sequence (setup, commits, materialise, switch, sizes) in a fresh run dir. */
@@ -754,6 +770,8 @@ async function runPass(data, run, opts) {
   const { v1, v2 } = data;
   await rmrf(run);
   fs.mkdirSync(run, { recursive: true });
+  const probeMs = cpuProbeMs();
+  log(`CPU probe (SHA-256 of 64 MiB): ${probeMs.toFixed(1)} ms`);
 
   const want = new Set(opts.tools);
   const ops = {};
@@ -963,7 +981,7 @@ async function runPass(data, run, opts) {
   if (want.has('dm') && !broken.dm) { try { dmList = JSON.parse((await dm(dmHome, ['list', '--json'], { allowFail: true })).stdout); } catch {} }
   // Nothing is timed after this point. The restored trees go with the run dir.
 
-  return { ops, verified, tinySwitch: tiny, store, sideSizes: side, dmList, notes };
+  return { ops, verified, tinySwitch: tiny, store, sideSizes: side, dmList, notes, probesMs: [probeMs] };
 }
 
 // ---------------------------------------------------------------- targets and report
@@ -1118,6 +1136,7 @@ function report(res, targets) {
   if (res.sideSizes.resticCache != null || res.sideSizes.borgCache != null) {
     lines.push(`Outside the repositories: restic cache ${fmtBytes(res.sideSizes.resticCache)}, borg cache ${fmtBytes(res.sideSizes.borgCache)}${res.sideSizes.dmHomeTotal != null ? `, DM_HOME total (objects + working dirs) ${fmtBytes(res.sideSizes.dmHomeTotal)}` : ''}.`);
   }
+  if (res.probesMs?.length) lines.push(`CPU probe at the start of each pass (SHA-256 of 64 MiB, lower is faster): ${res.probesMs.map((x) => x.toFixed(1)).join(' / ')} ms.`);
   lines.push(`Time: data ${res.dataGenerated ? `generated in ${res.generationSec.toFixed(0)} s` : 'reused'}, benchmark ${res.benchSec.toFixed(0)} s.`);
   for (const n of res.notes) lines.push(n);
   return lines.join('\n');
