@@ -754,8 +754,10 @@ function mergePasses(passes) {
  * this VM's speed changes by about 15 % from minute to minute, for every tool alike; the probe
  * tells a slow pass from a slow tool.
  */
+let probeBuf;
 function cpuProbeMs() {
-  const buf = Buffer.alloc(64 * 1024 * 1024, 7);
+  // Kept for the whole run: the bench frees nothing big before a timed command (see above).
+  const buf = (probeBuf ??= Buffer.alloc(64 * 1024 * 1024, 7));
   let best = Infinity;
   for (let i = 0; i < 3; i++) {
     const t = process.hrtime.bigint();

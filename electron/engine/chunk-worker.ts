@@ -15,10 +15,10 @@ import { AlignedBuffer, DIRECT_ALIGN } from './direct-io';
 const port = parentPort;
 if (!port) throw new Error('chunk-worker.ts runs only as a worker thread');
 
-/** Blocks hashed and waiting for the main thread to say which chunks are new. */
-const held = new Map<number, Layout & { buf: SharedArrayBuffer }>();
 /** How a block is cut into chunks (see ChunkPool.hash). */
 interface Layout { len: number; chunkSize: number; ends?: Uint32Array }
+/** Blocks hashed and waiting for the main thread to say which chunks are new. */
+const held = new Map<number, Layout & { buf: SharedArrayBuffer }>();
 function chunkCount(l: Layout): number { return l.ends ? l.ends.length : Math.ceil(l.len / l.chunkSize); }
 function chunkStart(l: Layout, i: number): number { return l.ends ? (i ? l.ends[i - 1] : 0) : i * l.chunkSize; }
 function chunkEnd(l: Layout, i: number): number { return l.ends ? l.ends[i] : Math.min((i + 1) * l.chunkSize, l.len); }

@@ -25,6 +25,18 @@ async function fresh(): Promise<{ e: Engine; home: string; done: () => Promise<v
 const write = (p: string, s: string | Buffer) => fsp.mkdir(path.dirname(p), { recursive: true }).then(() => fsp.writeFile(p, s));
 const read = (p: string) => fsp.readFile(p, 'utf8');
 
+/**
+ * Empties the working directory `dir` (so nothing can come from it), checks commit `id` of dot
+ * "app" out as the new branch "copy", and asserts that subdot `sub` holds exactly `files`' bytes.
+ */
+async function expectCheckedOut(e: Engine, dir: string, sub: string, id: string, files: Record<string, Buffer>): Promise<void> {
+  await fsp.rm(dir, { recursive: true });
+  await fsp.mkdir(dir);
+  await checkout(e, 'app', 'copy', { create: true, from: id });
+  const copy = await e.workDir('app', sub);
+  for (const [n, b] of Object.entries(files)) assert.ok((await fsp.readFile(path.join(copy, n))).equals(b), n);
+}
+
 test('a dot starts on master with no commits; commit records every subdot at once', async () => {
   const { e, done } = await fresh();
   try {
@@ -516,12 +528,7 @@ test('a commit of files of every size reuses a few read buffers (memory stays fl
     await commit(e, 'app', { message: 'all sizes' });
     const allocated = chunkPool().allocated - before;
     assert.ok(allocated <= 12, `buffers allocated for 72 files: ${allocated}`);
-    await fsp.rm(dir, { recursive: true });
-    await fsp.mkdir(dir);
-    const c = (await log(e, 'app'))[0];
-    await checkout(e, 'app', 'copy', { create: true, from: c.id });
-    const copy = await e.workDir('app', 'db');
-    for (const [n, b] of Object.entries(files)) assert.ok((await fsp.readFile(path.join(copy, n))).equals(b), n);
+    await expectCheckedOut(e, dir, 'db', (await log(e, 'app'))[0].id, files);
   } finally { await done(); }
 });
 
@@ -595,11 +602,7 @@ test('a commit that meets a file it cannot store fails cleanly mid-way through s
     assert.equal((await log(e, 'app')).length, 0, 'no commit was made');
     await fsp.rm(bad);
     const c = await commit(e, 'app', { message: 'fixed' });
-    await fsp.rm(dir, { recursive: true });
-    await fsp.mkdir(dir);
-    await checkout(e, 'app', 'copy', { create: true, from: c.id });
-    const copy = await e.workDir('app', 'uploads');
-    for (const [n, b] of Object.entries(files)) assert.ok((await fsp.readFile(path.join(copy, n))).equals(b), n);
+    await expectCheckedOut(e, dir, 'uploads', c.id, files);
     assert.equal((await verify(e)).ok, true);
   } finally { await done(); }
 });

@@ -198,12 +198,18 @@ export async function snapshotDir(rootDir: string, opts: SnapshotOptions): Promi
   const requestFlush = (): void => {
     if (readingSmall === 0) flushBatch(); else flushWanted = true;
   };
+  /** Gives a batch's buffer and budget back unread; its files, if any, fail with `e`. */
+  const dropBatch = (b: NonNullable<typeof batch>, e?: unknown): void => {
+    for (const f of b.files) f.fail(e);
+    pool.recycle(b.ab);
+    pool.release(BLOCK_SIZE);
+  };
   /** Hands the batch of small files to the pool (without waiting for it). */
   const flushBatch = (): void => {
     const b = batch;
     if (!b) return;
     batch = undefined;
-    if (b.used === 0) { pool.recycle(b.ab); pool.release(BLOCK_SIZE); return; }
+    if (b.used === 0) { dropBatch(b); return; }
     const part = processBlock(b.ab, b.used, BLOCK_SIZE, Uint32Array.from(b.ends));
     part.then((ids) => { for (const f of b.files) f.done(ids.slice(f.first, f.first + f.count)); }, (e) => { for (const f of b.files) f.fail(e); });
   };
@@ -222,19 +228,23 @@ export async function snapshotDir(rootDir: string, opts: SnapshotOptions): Promi
       if (--readingSmall === 0 && flushWanted) { flushWanted = false; flushBatch(); }
     }
   };
-  const readSmallInto = async (abs: string, rel: string, size: number): Promise<{ parts: Promise<string[]>[]; read: number; after: BigIntStats }> => {
+  /** The batch, when `size` more bytes fit in it (a batch they do not fit is handed over). */
+  const batchFor = (size: number): typeof batch => {
     if (batch && batch.used + size > BLOCK_SIZE) flushBatch();
-    if (!batch) {
+    return batch;
+  };
+  const readSmallInto = async (abs: string, rel: string, size: number): Promise<{ parts: Promise<string[]>[]; read: number; after: BigIntStats }> => {
+    let b = batchFor(size);
+    if (!b) {
       // Why reserve: a folder of a million small files must not be read into memory at once.
       await pool.reserve(BLOCK_SIZE);
       // The walk failed meanwhile: nothing more is read or stored.
       if (abandoned) { pool.release(BLOCK_SIZE); throw abandoned.e; }
-      // Another file may have started a batch while this one waited.
-      if (batch && (batch as { used: number }).used + size > BLOCK_SIZE) flushBatch();
-      if (batch) pool.release(BLOCK_SIZE);
-      else batch = { ab: pool.buffer(BLOCK_SIZE), used: 0, ends: [], files: [] };
+      // Another file may have started a batch while this one waited: then this one joins it.
+      b = batchFor(size);
+      if (b) pool.release(BLOCK_SIZE);
+      else b = batch = { ab: pool.buffer(BLOCK_SIZE), used: 0, ends: [], files: [] };
     }
-    const b = batch!;
     let read = 0;
     let after: BigIntStats;
     const fd = fs.openSync(abs, 'r');
@@ -372,7 +382,7 @@ export async function snapshotDir(rootDir: string, opts: SnapshotOptions): Promi
     abandoned = { e };
     const b = batch;
     batch = undefined;
-    if (b) { for (const f of b.files) f.fail(e); pool.recycle(b.ab); pool.release(BLOCK_SIZE); }
+    if (b) dropBatch(b, e);
     await Promise.allSettled(tasks);
     throw e;
   }
