@@ -22,6 +22,15 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const RESULTS_DIR = path.join(ROOT, 'bench', 'results');
 // DOTDESK_BENCH_DM_CLI points at another build of the CLI (or a stand-in when testing the harness).
 const DM_CLI = process.env.DOTDESK_BENCH_DM_CLI ? path.resolve(process.env.DOTDESK_BENCH_DM_CLI) : path.join(ROOT, 'dist', 'electron', 'cli', 'main.js');
+/**
+ * How dm is started: as users start it, through the checkout's bin/dm next to the build (a shell
+ * launcher since 2026-12-02); a build without one (older, or a stand-in) runs as `node CLI`.
+ */
+const DM_RUN = (() => {
+  const launcher = path.join(path.dirname(DM_CLI), '..', '..', '..', 'bin', 'dm');
+  try { if (fs.readFileSync(launcher, 'utf8').startsWith('#!/bin/sh')) return { cmd: launcher, args: [] }; } catch {}
+  return { cmd: process.execPath, args: [DM_CLI] };
+})();
 const PG_BIN = '/usr/lib/postgresql/15/bin';
 const TIME_BIN = '/usr/bin/time';
 const SUBDOTS = ['users-db', 'clicks-db', 'uploads'];
@@ -323,7 +332,7 @@ async function versions() {
   await get('postgres', path.join(PG_BIN, 'postgres'), ['--version']);
   await get('redis', 'redis-server', ['--version']);
   await get('kernel', 'uname', ['-sr']);
-  if (fs.existsSync(DM_CLI)) await get('dm', process.execPath, [DM_CLI, 'version']);
+  if (fs.existsSync(DM_CLI)) await get('dm', DM_RUN.cmd, [...DM_RUN.args, 'version']);
   return v;
 }
 
@@ -661,8 +670,8 @@ function procCpuSec(pid) {
 }
 
 function dmEnv(home) { return { DM_HOME: home, DM_AUTHOR: 'bench' }; }
-function dm(home, args, opts = {}) { return sh(process.execPath, [DM_CLI, ...args], { cwd: ROOT, env: dmEnv(home), ...opts }); }
-function dmTimed(home, args) { return timed(process.execPath, [DM_CLI, ...args], { cwd: ROOT, env: dmEnv(home) }); }
+function dm(home, args, opts = {}) { return sh(DM_RUN.cmd, [...DM_RUN.args, ...args], { cwd: ROOT, env: dmEnv(home), ...opts }); }
+function dmTimed(home, args) { return timed(DM_RUN.cmd, [...DM_RUN.args, ...args], { cwd: ROOT, env: dmEnv(home) }); }
 async function dmPath(home, dot, sub) {
   const p = firstLine((await dm(home, ['dot', 'path', dot, sub])).stdout);
   if (!path.isAbsolute(p)) throw new Error(`dm dot path printed ${JSON.stringify(p)}, not an absolute path`);

@@ -94,7 +94,7 @@ export const test = base.extend<{ app: AppHandle; appEnv: Record<string, string>
       await page.goto(started.url);
     }
     const dmResult = (...args: string[]): DmResult => {
-      const r = spawnSync(process.execPath, [path.join(root, 'bin', 'dm'), ...args], { env: { ...process.env, DM_HOME: home, DM_DOCKER: '0' }, encoding: 'utf8' });
+      const r = spawnSync(path.join(root, 'bin', 'dm'), args, { env: { ...process.env, DM_HOME: home, DM_DOCKER: '0' }, encoding: 'utf8' });
       return { code: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
     };
     const handle: AppHandle = {

@@ -18,7 +18,7 @@ export async function tmpDir(prefix: string): Promise<string> {
 
 /** Runs dm synchronously with a store; returns status, stdout, stderr. */
 export function dm(home: string, args: string[], opts: { env?: Record<string, string>; input?: string } = {}): { code: number; out: string; err: string } {
-  const r = spawnSync(process.execPath, [DM, ...args], { env: { ...process.env, DM_HOME: home, DM_AUTHOR: 'tester', ...opts.env }, encoding: 'utf8', input: opts.input, timeout: 300_000 });
+  const r = spawnSync(DM, args, { env: { ...process.env, DM_HOME: home, DM_AUTHOR: 'tester', ...opts.env }, encoding: 'utf8', input: opts.input, timeout: 300_000 });
   return { code: r.status ?? (r.signal ? 128 : 1), out: r.stdout, err: r.stderr };
 }
 

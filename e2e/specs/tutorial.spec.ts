@@ -80,7 +80,7 @@ test('the tutorial through the UI: commit, branch, change, switch back and forth
   try {
     // The driver and the UI first; they stay up until `down -v` is done.
     // -v: every volume-driver request is logged (kept in dm-serve.log, attached when the test fails).
-    serve = spawn(process.execPath, [path.join(ROOT, 'bin', 'dm'), 'serve', '--ui', '-v'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    serve = spawn(path.join(ROOT, 'bin', 'dm'), ['serve', '--ui', '-v'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     serveLog = new ProcessLog('dm serve', serve);
     const uiUrl = (await serveLog.waitFor(/UI and API at (\S+)/, 20_000))[1];
     compose('down', '-v', '--timeout', '5');

@@ -8,6 +8,19 @@ export function advertFile(home: string): string { return path.join(home, 'bridg
 /** What bridge.json holds. version and api are missing in adverts written before they were added. */
 export interface Advert { url: string; origin?: string; token?: string; pid: number; version?: string | null; api?: string }
 
+/**
+ * The advert of a bridge whose process is alive, else null. Synchronous and light (no network
+ * module): every standalone dm command asks it first and loads the bridge client only when a
+ * Dotdesk runs (bench: the client cost a no-op commit 20 ms to load).
+ */
+export function liveAdvert(home: string): Advert | null {
+  try {
+    const info = JSON.parse(readFileSync(advertFile(home), 'utf8')) as Advert;
+    process.kill(info.pid, 0);
+    return info;
+  } catch { return null; }
+}
+
 let version: string | null | undefined;
 
 /**

@@ -36,7 +36,7 @@ function request(method: string, p: string, opts: { body?: string | Buffer; head
   });
 }
 const call = (m: string, args: unknown[], tok = token) => request('POST', `/api/${m}`, { body: JSON.stringify({ args }), headers: { Authorization: `Bearer ${tok}`, 'Content-Type': 'application/json' } });
-const dm = (...args: string[]) => spawnSync(process.execPath, [path.join(ROOT, 'bin', 'dm'), ...args], { env: { ...process.env, DM_HOME: home, DM_DOCKER: '0' }, encoding: 'utf8' });
+const dm = (...args: string[]) => spawnSync(path.join(ROOT, 'bin', 'dm'), args, { env: { ...process.env, DM_HOME: home, DM_DOCKER: '0' }, encoding: 'utf8' });
 
 before(async () => {
   home = mkdtempSync(path.join(os.tmpdir(), 'dm-bridge-'));

@@ -1,13 +1,12 @@
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
 import * as http from 'node:http';
 import { API_METHODS } from '../contract/api';
 import type { DotdeskApi, DotdeskEvent } from '../contract/api';
 import { DmError, fromErrorInfo, isErrorInfo } from '../contract/errors';
 import { CALL_ID_HEADER, type Envelope } from './dispatch';
 import { connectWebSocket, WebSocketConn } from './websocket';
-import { advertFile, type Advert } from './advert';
+import { liveAdvert, type Advert } from './advert';
 
 /** Parses a bridge URL as printed by `dm serve --ui` (http://127.0.0.1:PORT/#token=…). */
 export function parseBridgeUrl(url: string): { origin: string; token: string } {
@@ -106,9 +105,5 @@ export class BridgeClient {
 
 /** Finds a bridge advertised by a running `dm serve` for a store, if its process is alive. */
 export async function findAdvertisedBridge(home: string): Promise<Advert | null> {
-  try {
-    const info = JSON.parse(await fsp.readFile(advertFile(home), 'utf8')) as Advert;
-    process.kill(info.pid, 0);
-    return info;
-  } catch { return null; }
+  return liveAdvert(home);
 }

@@ -10,6 +10,8 @@ import { parseArgs, has, Parsed } from './args';
 import { commands, VALUED, askTerminal, Ctx, Command } from './commands';
 import { ProgressPrinter } from './progress';
 import { remoteCommands, REMOTE_USAGE } from './remote-commands';
+import { liveAdvert } from '../bridge/advert';
+import { defaultHome } from '../engine/defaults';
 
 const USAGE = `dm: version the data of your Docker apps (Dotdesk)
 
@@ -62,10 +64,12 @@ interface Backend { api: DotdeskApi; events: EventEmitter; close(): Promise<void
  */
 async function openBackend(cmd: string, p: Parsed): Promise<Backend> {
   const want = process.env.DM_ATTACH;
-  if (!LOCAL_ONLY.has(cmd) && want !== '0' && !has(p, 'no-attach')) {
+  const url = want && want !== '1' ? want : undefined;
+  // Why the advert first: without a running Dotdesk, the bridge client is not loaded at all.
+  if (!LOCAL_ONLY.has(cmd) && want !== '0' && !has(p, 'no-attach') && (url || liveAdvert(defaultHome()))) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { attach } = require('../bridge/attach') as typeof import('../bridge/attach');
-    const client = await attach(want && want !== '1' ? want : undefined);
+    const client = await attach(url);
     if (client) {
       // Why: the running service carries on with a started operation whatever this process does.
       process.once('SIGINT', () => { process.stderr.write(`\ndm: stopped; the running Dotdesk (${client.origin}) finishes any operation it had started ("dm log" shows it).\n`); process.exit(130); });

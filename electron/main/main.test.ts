@@ -97,7 +97,7 @@ test('the Electron main process wires a secure window, every IPC method and the 
     // window hears of the new dot from the service itself, at once (dot named).
     assert.equal(statSync(path.join(home, 'bridge.json')).mode & 0o777, 0o600);
     const dmOut = await new Promise<string>((resolve, reject) => {
-      const c = spawn(process.execPath, [path.join(__dirname, '..', '..', '..', 'bin', 'dm'), 'init', 'fromcli'], { env: { ...process.env } });
+      const c = spawn(path.join(__dirname, '..', '..', '..', 'bin', 'dm'), ['init', 'fromcli'], { env: { ...process.env } });
       let o = '', e = '';
       c.stdout.on('data', (b: Buffer) => { o += b; });
       c.stderr.on('data', (b: Buffer) => { e += b; });

@@ -1,5 +1,7 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
+import * as fs from 'node:fs';
+import * as tls from 'node:tls';
 import { DmError, isErrorInfo, fromErrorInfo } from '../contract/errors';
 import { remoteUrl, RemoteEntry } from './config';
 
@@ -9,7 +11,26 @@ export const IDS_PER_REQUEST = 10000;
 /** A dot as the hub describes it. */
 export interface HubDotInfo { owner: string; name: string; public: boolean; access: 'owner' | 'write' | 'read' | 'public'; branches: Record<string, string>; created?: string }
 
-const agents = { http: new http.Agent({ keepAlive: true, maxSockets: 8 }), https: new https.Agent({ keepAlive: true, maxSockets: 8 }) };
+const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+let httpsAgent: https.Agent | undefined;
+
+/**
+ * The https agent, made on first use. It trusts Node's certificates plus the bundle that bin/dm
+ * hands on as DOTDESK_EXTRA_CA_CERTS (the user's NODE_EXTRA_CA_CERTS, which Node would otherwise
+ * parse at every start). Like Node, an unreadable bundle gets a warning and is left out.
+ */
+export function hubHttpsAgent(): https.Agent {
+  if (httpsAgent) return httpsAgent;
+  const extra = process.env.DOTDESK_EXTRA_CA_CERTS;
+  let ca: string[] | undefined;
+  if (extra) {
+    try { ca = [...tls.rootCertificates, fs.readFileSync(extra, 'utf8')]; } catch (e) {
+      process.emitWarning(`Ignoring extra certs from \`${extra}\`, load failed: ${(e as Error).message}`);
+    }
+  }
+  httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 8, ...(ca ? { ca } : {}) });
+  return httpsAgent;
+}
 
 /** Talks to one hub over HTTP with an API key. Every failure becomes a DmError with a stable code. */
 export class HubClient {
@@ -26,7 +47,7 @@ export class HubClient {
     const len = parts.reduce((n, b) => n + b.length, 0);
     return new Promise((resolve, reject) => {
       const req = mod.request(url, {
-        method, agent: url.protocol === 'https:' ? agents.https : agents.http,
+        method, agent: url.protocol === 'https:' ? hubHttpsAgent() : httpAgent,
         headers: { Authorization: `Bearer ${this.remote.apiKey}`, 'Content-Length': String(len), ...headers },
       }, (res) => {
         const status = res.statusCode ?? 0;

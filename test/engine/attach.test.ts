@@ -124,7 +124,7 @@ test('the desktop app advertises its API bridge without a second store watcher, 
     assert.equal((await fsp.stat(path.join(home, 'bridge.json'))).mode & 0o777, 0o600);
     // dm runs in another process while this one serves it (async spawn: the event loop stays free).
     const out = await new Promise<string>((resolve, reject) => {
-      const c = spawn(process.execPath, [DM, 'init', 'desk'], { env: { ...process.env, DM_HOME: home, DM_AUTHOR: 'tester' } });
+      const c = spawn(DM, ['init', 'desk'], { env: { ...process.env, DM_HOME: home, DM_AUTHOR: 'tester' } });
       let o = '', e = '';
       c.stdout!.on('data', (b: Buffer) => { o += b; });
       c.stderr!.on('data', (b: Buffer) => { e += b; });
@@ -181,7 +181,7 @@ test('an attached command behind a long operation in the app says what it waits 
     let release!: () => void;
     const held = service.engine.withLock('push shop master', () => new Promise<void>((r) => { release = r; }));
     let err = '';
-    const c = spawn(process.execPath, [DM, 'commit', '-m', 'after the push'], { env: { ...process.env, DM_HOME: home, DM_AUTHOR: 'tester' } });
+    const c = spawn(DM, ['commit', '-m', 'after the push'], { env: { ...process.env, DM_HOME: home, DM_AUTHOR: 'tester' } });
     c.stderr!.on('data', (b: Buffer) => { err += b; });
     const exit = new Promise<number>((r) => c.on('exit', (code) => r(code ?? 1)));
     for (let i = 0; i < 200 && !err.includes('waiting'); i++) await new Promise((r) => setTimeout(r, 25));

@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { tmpDir, dm, dmOk } from '../helpers';
+import { spawnSync } from 'node:child_process';
+import { tmpDir, dm, dmOk, DM, ROOT } from '../helpers';
 
 test('the tutorial verbs work from the command line, with Dotmesh-style output', async () => {
   const home = await tmpDir('dm-cli-');
@@ -93,4 +94,38 @@ test('a store with a flipped byte: verify names the damage and exits 1; reads fa
     assert.equal(c.code, 1);
     assert.match(c.err, /STORE_CORRUPT|OBJECT_MISSING/);
   } finally { await fsp.rm(home, { recursive: true, force: true }); }
+});
+
+test('the launchers: bin/dm runs through a symlink (npm link), and the packaged dm runs the app as Node; both hand NODE_EXTRA_CA_CERTS to dm', async () => {
+  const home = await tmpDir('dm-cli-');
+  const dir = await tmpDir('dm-launch-');
+  try {
+    // npm links bin/dm into a PATH folder; the link is relative, and may point at another link.
+    await fsp.mkdir(path.join(dir, 'bin'));
+    await fsp.symlink(path.relative(path.join(dir, 'bin'), DM), path.join(dir, 'bin', 'dm-real'));
+    await fsp.symlink('dm-real', path.join(dir, 'bin', 'dm'));
+    const viaLink = spawnSync('dm', ['init', 'linked'], { cwd: dir, env: { ...process.env, PATH: `${path.join(dir, 'bin')}:${process.env.PATH}`, DM_HOME: home, DM_DOCKER: '0' }, encoding: 'utf8' });
+    assert.equal(viaLink.status, 0, viaLink.stderr);
+    assert.match(dmOk(home, ['list']), /\* linked\s+master/);
+
+    // The .deb's layout: /opt/Dotdesk/dotdesk (Electron, here a stand-in that records how it was
+    // started and then runs as Node) and /opt/Dotdesk/resources/bin/dm, linked from /usr/bin/dm.
+    const opt = path.join(dir, 'opt', 'Dotdesk');
+    await fsp.mkdir(path.join(opt, 'resources', 'bin'), { recursive: true });
+    await fsp.copyFile(path.join(ROOT, 'assets', 'bin', 'dm'), path.join(opt, 'resources', 'bin', 'dm'));
+    await fsp.chmod(path.join(opt, 'resources', 'bin', 'dm'), 0o755);
+    await fsp.mkdir(path.join(opt, 'resources', 'app.asar'));
+    await fsp.symlink(path.join(ROOT, 'dist'), path.join(opt, 'resources', 'app.asar', 'dist'));
+    const seen = path.join(dir, 'seen');
+    await fsp.writeFile(path.join(opt, 'dotdesk'), `#!/bin/sh\necho "run-as-node=$ELECTRON_RUN_AS_NODE node-extra=$NODE_EXTRA_CA_CERTS dotdesk-extra=$DOTDESK_EXTRA_CA_CERTS" > '${seen}'\nexec '${process.execPath}' "$@"\n`, { mode: 0o755 });
+    await fsp.mkdir(path.join(dir, 'usr', 'bin'), { recursive: true });
+    await fsp.symlink(path.join(opt, 'resources', 'bin', 'dm'), path.join(dir, 'usr', 'bin', 'dm'));
+    const packaged = spawnSync(path.join(dir, 'usr', 'bin', 'dm'), ['list', '-H'], { env: { ...process.env, DM_HOME: home, DM_DOCKER: '0', NODE_EXTRA_CA_CERTS: '/etc/ssl/certs/company.pem' }, encoding: 'utf8' });
+    assert.equal(packaged.status, 0, packaged.stderr);
+    assert.match(packaged.stdout, /^linked\tmaster/);
+    assert.equal((await fsp.readFile(seen, 'utf8')).trim(), 'run-as-node=1 node-extra= dotdesk-extra=/etc/ssl/certs/company.pem');
+  } finally {
+    await fsp.rm(home, { recursive: true, force: true });
+    await fsp.rm(dir, { recursive: true, force: true });
+  }
 });

@@ -8,7 +8,8 @@ import { randomBytes } from 'node:crypto';
 
 /** Project root (dist/test/remote -> ../../..). */
 export const ROOT = path.resolve(__dirname, '..', '..', '..');
-const DM = path.join(ROOT, 'dist', 'electron', 'cli', 'main.js');
+/** The dm command as users run it (bin/dm, which runs the built CLI in dist/). */
+const DM = path.join(ROOT, 'bin', 'dm');
 const HUB = path.join(ROOT, 'dist', 'hub', 'main.js');
 
 /** A fresh temporary directory. */
@@ -67,7 +68,7 @@ export interface Run { code: number | null; signal: NodeJS.Signals | null; stdou
 /** Runs dm on a store (DM_HOME) as a child process. */
 export function dm(home: string, args: string[], env: Record<string, string> = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [DM, ...args], { env: { ...process.env, DM_HOME: home, DM_DOCKER: '0', DM_DEBUG: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(DM, args, { env: { ...process.env, DM_HOME: home, DM_DOCKER: '0', DM_DEBUG: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '', stderr = '';
     p.stdout.on('data', (c) => (stdout += c));
     p.stderr.on('data', (c) => (stderr += c));
