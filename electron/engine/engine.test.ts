@@ -4,6 +4,7 @@ import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { Engine } from './store';
 import { commit } from './commit';
 import { checkout, createBranch } from './checkout';
@@ -14,7 +15,7 @@ import { log, deleteDot, listDots } from './dots';
 import { deleteBranch, listBranches } from './branch';
 import { verify } from './verify';
 import { gc } from './gc';
-import { snapshotDir } from './snapshot';
+import { snapshotDir, scanDir } from './snapshot';
 import { chunkPool, BLOCK_SIZE } from './chunk-pool';
 
 async function fresh(): Promise<{ e: Engine; home: string; done: () => Promise<void> }> {
@@ -234,6 +235,31 @@ test('fidelity: modes, owners, nanosecond mtimes, symlinks, hard links, empty di
     if (dmfs()) assert.equal((await fsp.lstat(path.join(copy, 'run.sh'), { bigint: true })).mtimeNs, ns);
     assert.equal((await fsp.lstat(path.join(copy, 'hard'))).ino, (await fsp.lstat(path.join(copy, 'a/secret'))).ino, 'hard link group kept');
   } finally { await done(); }
+});
+
+test('the addon\'s directory scan gives what lstat gives, sorted bytewise, and refuses names that are not UTF-8', async () => {
+  const { dmfs } = await import('./native');
+  const native = dmfs()?.scanDir;
+  assert.ok(native, 'npm ci builds the addon (build/Release/dmfs.node)');
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'dm-scan-'));
+  try {
+    for (const n of ['b', 'B', 'a', 'é', 'Z', '~x', 'a b']) await write(path.join(dir, n), n);
+    await fsp.mkdir(path.join(dir, 'sub'));
+    await fsp.symlink('a', path.join(dir, 'link'));
+    await fsp.link(path.join(dir, 'a'), path.join(dir, 'hard'));
+    execFileSync('mkfifo', [path.join(dir, 'pipe')]);
+    dmfs()!.lutimesNs(path.join(dir, 'b'), 1_700_000_000_123_456_789n, 1_700_000_000_123_456_789n);
+    const viaAddon = scanDir(dir);
+    assert.deepEqual(viaAddon, scanDir(dir, null), 'the same entries as readdir + lstat');
+    assert.deepEqual(viaAddon.map((x) => x.name), ['B', 'Z', 'a', 'a b', 'b', 'hard', 'link', 'pipe', 'sub', '~x', 'é']);
+    const b = viaAddon.find((x) => x.name === 'b')!;
+    assert.equal(b.mtime, '1700000000123456789');
+    assert.equal(viaAddon.find((x) => x.name === 'hard')!.nlink, 2);
+    // A name that is not UTF-8 is refused by both, with its bytes in hex.
+    await fsp.writeFile(Buffer.concat([Buffer.from(dir + '/bad'), Buffer.from([0xff])]), 'x');
+    for (const scan of [undefined, null]) assert.throws(() => scanDir(dir, scan), (e: any) => e.code === 'UNSUPPORTED_FILE' && /626164ff/.test(e.message));
+    assert.throws(() => scanDir(path.join(dir, 'missing')), (e: any) => e.code === 'ENOENT');
+  } finally { await fsp.rm(dir, { recursive: true, force: true }); }
 });
 
 test('unchanged files are not re-read on commit (stat cache); a changed page stores only a fraction of a big file', async () => {

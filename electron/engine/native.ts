@@ -1,7 +1,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-interface DmfsAddon { lutimesNs(p: string, atimeNs: bigint, mtimeNs: bigint): void; futimesNs?(fd: number, atimeNs: bigint, mtimeNs: bigint): void; copyBytes?(target: Uint8Array, targetStart: number, source: Uint8Array): void }
+interface DmfsAddon {
+  lutimesNs(p: string, atimeNs: bigint, mtimeNs: bigint): void;
+  futimesNs?(fd: number, atimeNs: bigint, mtimeNs: bigint): void;
+  copyBytes?(target: Uint8Array, targetStart: number, source: Uint8Array): void;
+  /** A directory's sorted entries with their lstat (see scan_dir in native/dmfs.c). */
+  scanDir?(dir: string): { names: (string | Buffer)[]; nums: Float64Array; strs: string[] };
+}
 
 let addon: DmfsAddon | null | undefined;
 
