@@ -6,8 +6,11 @@ interface DmfsAddon {
   futimesNs?(fd: number, atimeNs: bigint, mtimeNs: bigint): void;
   copyBytes?(target: Uint8Array, targetStart: number, source: Uint8Array): void;
   /** A directory's sorted entries with their lstat (see scan_dir in native/dmfs.c). */
-  scanDir?(dir: string): { names: (string | Buffer)[]; nums: Float64Array; strs: string[] };
+  scanDir?: ScanFn;
 }
+
+/** The addon's directory scan: names and strs are joined with "/"; `bad` is a name that is not UTF-8. */
+export type ScanFn = (dir: string) => { names: string; nums: Float64Array; strs: string } | { bad: Buffer };
 
 let addon: DmfsAddon | null | undefined;
 

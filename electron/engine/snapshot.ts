@@ -5,7 +5,7 @@ import { DmError } from '../contract/errors';
 import { ObjectStore, objectId } from './objects';
 import { chunkPool, BLOCK_SIZE } from './chunk-pool';
 import { decode } from './compress';
-import { dmfs } from './native';
+import { dmfs, ScanFn } from './native';
 import { Tree, TreeEntry, SubdotRoot, encodeTree } from './model';
 
 /** What we knew about a file when we last read it: if its stat is unchanged, its chunks are too. */
@@ -114,15 +114,18 @@ function notUtf8(dir: string, b: Buffer): DmError {
  * entry, which cost 8-12 us each (a path walk and a BigIntStats of 14 BigInts) against 1.7 us
  * for the call itself (bench machine: 3,300 entries of a no-op commit).
  */
-export function scanDir(dir: string, scan: ((dir: string) => { names: (string | Buffer)[]; nums: Float64Array; strs: string[] }) | null = dmfs()?.scanDir ?? null): EntryStat[] {
+export function scanDir(dir: string, scan: ScanFn | null = dmfs()?.scanDir ?? null): EntryStat[] {
   if (scan) {
-    const { names, nums, strs } = scan(dir);
-    const out: EntryStat[] = new Array(names.length);
-    for (let i = 0; i < names.length; i++) {
-      const name = names[i];
-      if (typeof name !== 'string') throw notUtf8(dir, name);
+    const r = scan(dir);
+    if ('bad' in r) throw notUtf8(dir, r.bad);
+    const { nums } = r;
+    const count = nums.length / 6;
+    if (count === 0) return [];
+    const names = r.names.split('/'), strs = r.strs.split('/');
+    const out: EntryStat[] = new Array(count);
+    for (let i = 0; i < count; i++) {
       const k = i * 6, t = i * 3;
-      out[i] = { name, mode: nums[k], uid: nums[k + 1], gid: nums[k + 2], nlink: nums[k + 3], size: nums[k + 4], dev: nums[k + 5], mtime: strs[t], ctime: strs[t + 1], ino: strs[t + 2] };
+      out[i] = { name: names[i], mode: nums[k], uid: nums[k + 1], gid: nums[k + 2], nlink: nums[k + 3], size: nums[k + 4], dev: nums[k + 5], mtime: strs[t], ctime: strs[t + 1], ino: strs[t + 2] };
     }
     return out;
   }
