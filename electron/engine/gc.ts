@@ -30,8 +30,9 @@ export async function gc(engine: Engine, opts: { emptyTrash?: boolean } = {}): P
       for (const id of entries.keys()) { if (!live.has(id) || seen.has(id)) dead = true; seen.add(id); }
       if (dead) toRewrite.push(p);
     }
-    // Past SMALL_PACKS_MAX small packs, they are merged into one (see PackStore.compact).
-    const small = (await engine.objects.smallPacks()).filter((p) => !toRewrite.includes(p));
+    // Past SMALL_PACKS_MAX small packs, gc merges them all into one (compaction after a write
+    // merges only the smallest: see PackStore.compact).
+    const small = (await engine.objects.smallPacks()).map((p) => p.pack).filter((p) => !toRewrite.includes(p));
     if (small.length > SMALL_PACKS_MAX) toRewrite.push(...small);
     let removedObjects = 0, freedBytes = 0;
     if (toRewrite.length) {

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { objectStoreSuite } from './object-store.suite';
 import { MemoryStore } from './memory-store';
-import { PackStore } from './pack-store';
+import { PackStore, SMALL_PACKS_MAX, geometricSplit } from './pack-store';
 import { objectId } from './objects';
 import { snapshotDir } from './snapshot';
 import { compress as zstdCompress } from 'zstd-napi';
@@ -308,4 +308,42 @@ test('PackStore: thousands of objects in several packs, some in more than one, a
     assert.ok(again.has(late) && again.has(ids[0]) && again.has(shared));
     await again.close();
   } finally { await fsp.rm(dir, { recursive: true, force: true }); }
+});
+
+test('PackStore.compact merges the many tiny packs of commits, not the big small pack of a first commit\'s trees', async () => {
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'dm-pack-'));
+  try {
+    const s = await PackStore.open(dir, { level: 1 });
+    // A first commit's trees: 2 MB, under SMALL_PACK (incompressible, so the pack stays that big).
+    const big: string[] = [];
+    for (let i = 0; i < 32; i++) big.push(await s.put('tree', randomBytes(64 * 1024)));
+    await s.flush();
+    const [bigPack] = (await fsp.readdir(dir)).filter((f) => f.endsWith('.pack'));
+    const bigIno = (await fsp.stat(path.join(dir, bigPack))).ino;
+    // Then no-op commits: a pack of one small commit object each.
+    const tiny: string[] = [];
+    for (let i = 0; i <= SMALL_PACKS_MAX; i++) { tiny.push(await s.put('commit', Buffer.from(`{"message":"commit ${i}"}`))); await s.flush(); }
+    assert.equal((await fsp.readdir(dir)).filter((f) => f.endsWith('.pack')).length, SMALL_PACKS_MAX + 2);
+    assert.equal(await s.compact(), SMALL_PACKS_MAX + 1, 'the tiny packs are merged');
+    const packs = (await fsp.readdir(dir)).filter((f) => f.endsWith('.pack'));
+    assert.equal(packs.length, 2);
+    assert.ok(packs.includes(bigPack), 'the big pack keeps its name');
+    assert.equal((await fsp.stat(path.join(dir, bigPack))).ino, bigIno, 'and was not rewritten');
+    for (const id of [...big, ...tiny]) assert.ok(s.has(id));
+    await s.close();
+    const again = await PackStore.open(dir, { level: 1 });
+    for (const [i, id] of tiny.entries()) assert.equal((await again.get(id)).toString(), `{"message":"commit ${i}"}`);
+    assert.equal((await again.get(big[7])).length, 64 * 1024);
+    assert.equal(await again.compact(), 0, 'two packs: nothing to merge');
+    await again.close();
+  } finally { await fsp.rm(dir, { recursive: true, force: true }); }
+});
+
+test('geometricSplit: merges the smallest packs until the rest each double everything below them', () => {
+  assert.equal(geometricSplit([]), 0);
+  assert.equal(geometricSplit([100]), 0);
+  assert.equal(geometricSplit([100, 200, 600, 2000]), 0, 'already geometric');
+  assert.equal(geometricSplit([800, 800, 800, 5_600_000]), 3);
+  assert.equal(geometricSplit([800, 800, 900, 3000, 5_600_000]), 4, '3000 is not twice 2500');
+  assert.equal(geometricSplit([10, 10, 10, 10]), 4);
 });

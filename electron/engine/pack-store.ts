@@ -20,6 +20,19 @@ const PACK_LIMIT = 512 * 1024 * 1024;
 export const SMALL_PACK = 8 * 1024 * 1024;
 /** More small packs than this are merged into one by compact and gc. */
 export const SMALL_PACKS_MAX = 16;
+
+/**
+ * How many of the smallest packs (sizes ascending) to merge so that the rest form a geometric
+ * sequence: each at least twice the size of all packs smaller than it together. 0 when they do.
+ */
+export function geometricSplit(sizes: number[]): number {
+  let below = sizes.reduce((a, b) => a + b, 0);
+  for (let i = sizes.length - 1; i > 0; i--) {
+    below -= sizes[i];
+    if (sizes[i] < 2 * below) return i + 1;
+  }
+  return 0;
+}
 /** Records are buffered and written in blocks of about this size. */
 const WRITE_BLOCK = 4 * 1024 * 1024;
 
@@ -539,26 +552,35 @@ export class PackStore implements ObjectStore {
   /** Number of objects and bytes per pack (for gc decisions and status). */
   packOf(id: string): string | undefined { return this.index.get(id)?.pack; }
 
-  /** The packs under SMALL_PACK bytes. */
-  async smallPacks(): Promise<string[]> {
-    const small: string[] = [];
-    for (const p of await this.packs()) if (((await fsp.stat(p).catch(() => undefined))?.size ?? Infinity) < SMALL_PACK) small.push(p);
+  /** The packs under SMALL_PACK bytes, with their sizes. */
+  async smallPacks(): Promise<{ pack: string; size: number }[]> {
+    const small: { pack: string; size: number }[] = [];
+    for (const p of await this.packs()) {
+      const size = (await fsp.stat(p).catch(() => undefined))?.size ?? Infinity;
+      if (size < SMALL_PACK) small.push({ pack: p, size });
+    }
     return small;
   }
 
   /**
    * Every commit adds a small pack (its commit object and changed trees), and every command
-   * loads every pack's index: past SMALL_PACKS_MAX small packs, their objects are copied into
-   * one pack (each checked against its id) and the old packs removed. Nothing is dropped, so
-   * unlike gc this needs no walk of what is reachable: the store lock runs it as a write
-   * operation finishes (as git runs its auto gc). Returns the number of packs merged.
+   * loads every pack's index: past SMALL_PACKS_MAX small packs, the smallest of them are copied
+   * into one pack (each object checked against its id) and the old packs removed. Which ones:
+   * sorted by size, the packs that are not at least twice as big as all smaller ones together
+   * (a geometric sequence, as git's geometric repack). Why: merging every small pack rewrote the
+   * first commit's trees (5.6 MB for the bench's data) every 16 commits, for a few bytes of new
+   * commits. Nothing is dropped, so unlike gc this needs no walk of what is reachable: the store
+   * lock runs it as a write operation finishes (as git runs its auto gc). Returns the number of
+   * packs merged.
    */
   async compact(): Promise<number> {
     if (this.loaded.size <= SMALL_PACKS_MAX) return 0;
-    const small = await this.smallPacks();
+    const small = (await this.smallPacks()).sort((a, b) => a.size - b.size);
     if (small.length <= SMALL_PACKS_MAX) return 0;
-    await this.rewrite(small, () => true);
-    return small.length;
+    const merge = geometricSplit(small.map((p) => p.size));
+    if (merge < 2) return 0;
+    await this.rewrite(small.slice(0, merge).map((p) => p.pack), () => true);
+    return merge;
   }
 
   /** Removes the pack's files (gc and compact only, under the exclusive lock). */
