@@ -262,6 +262,30 @@ test('the addon\'s directory scan gives what lstat gives, sorted bytewise, and r
   } finally { await fsp.rm(dir, { recursive: true, force: true }); }
 });
 
+test('a file modified within the last 2 s, or dated in the future, is read again at the next commit; older files, even from before 1970, are trusted from the stat cache', async () => {
+  const { dmfs } = await import('./native');
+  assert.ok(dmfs(), 'npm ci builds the addon');
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'dm-racy-'));
+  try {
+    const ns = (d: Date) => BigInt(d.getTime()) * 1_000_000n;
+    const dated: Record<string, bigint | null> = {
+      'now.txt': null, 'future.txt': ns(new Date('2100-01-01')), 'y1990.txt': ns(new Date('1990-01-01')),
+      'y1960.txt': ns(new Date('1960-01-01')), 'hour-ago.txt': ns(new Date(Date.now() - 3_600_000)),
+    };
+    for (const [name, t] of Object.entries(dated)) {
+      await write(path.join(dir, name), name);
+      if (t !== null) dmfs()!.lutimesNs(path.join(dir, name), t, t);
+    }
+    const opts = () => ({ chunkSize: 64 * 1024, store: null, racyAfterNs: BigInt(Date.now() - 2000) * 1_000_000n });
+    const first = await snapshotDir(dir, opts());
+    assert.equal(first.readFiles, 5);
+    assert.deepEqual([...first.cache.keys()].filter((k) => !k.endsWith('/')).sort(), ['hour-ago.txt', 'y1960.txt', 'y1990.txt']);
+    const second = await snapshotDir(dir, { ...opts(), cache: first.cache });
+    assert.equal(second.readFiles, 2, 'the file written now and the one dated 2100 are read again');
+    assert.equal(second.root.tree, first.root.tree);
+  } finally { await fsp.rm(dir, { recursive: true, force: true }); }
+});
+
 test('unchanged files are not re-read on commit (stat cache); a changed page stores only a fraction of a big file', async () => {
   const { e, done } = await fresh();
   try {

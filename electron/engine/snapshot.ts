@@ -81,6 +81,18 @@ export function metaOf(st: BigIntStats | EntryStat): { mode: number; uid: number
   return { mode: Number(st.mode & 0o7777n), uid: Number(st.uid), gid: Number(st.gid), mtime: st.mtimeNs.toString() };
 }
 
+/**
+ * A cache entry's chunk ids joined (for the fingerprint of its directory), kept per entry: a
+ * running app reuses its cache entries commit after commit. Joining the bench data's 7,600 ids
+ * anew each time cost about 1 ms of the 19-20 ms its warm walk takes.
+ */
+const joined = new WeakMap<StatCacheEntry, string>();
+function joinedChunks(e: StatCacheEntry): string {
+  let j = joined.get(e);
+  if (j === undefined) { j = e.chunks.join(''); joined.set(e, j); }
+  return j;
+}
+
 /** What the walk needs of a directory entry's lstat; times (ns) and the inode as decimal strings, as the cache keeps them. */
 export interface EntryStat { name: string; mode: number; uid: number; gid: number; nlink: number; size: number; dev: number; mtime: string; ctime: string; ino: string }
 
@@ -311,7 +323,11 @@ export async function snapshotDir(rootDir: string, opts: SnapshotOptions): Promi
   };
 
   /** True when a file was modified so recently that it could change again within the same mtime tick. */
-  const isRacy = (st: EntryStat): boolean => opts.racyAfterNs !== undefined && BigInt(st.mtime) >= opts.racyAfterNs;
+  const racyAfter = opts.racyAfterNs?.toString();
+  // Compared as decimal strings (no leading zeros; a negative mtime is before any threshold),
+  // instead of parsing a BigInt per file.
+  const isRacy = (st: EntryStat): boolean => racyAfter !== undefined && st.mtime[0] !== '-'
+    && (st.mtime.length > racyAfter.length || (st.mtime.length === racyAfter.length && st.mtime >= racyAfter));
 
   const fileEntry = async (abs: string, rel: string, name: string, st: EntryStat): Promise<TreeEntry> => {
     const meta = metaOf(st);
@@ -379,7 +395,7 @@ export async function snapshotDir(rootDir: string, opts: SnapshotOptions): Promi
           bytes += size;
           // The same line as for a file that was read (below), so the commit after one that read
           // everything reuses its trees.
-          fp?.push(`F${m}\0${size}\0${st.ctime}\0${st.ino}\0${old!.chunks.join('')}`);
+          fp?.push(`F${m}\0${size}\0${st.ctime}\0${st.ino}\0${joinedChunks(old!)}`);
           entries.push({ name, type: 'file', ...meta, size, chunks: old!.chunks });
         } else {
           const e = fileEntry(abs, rel, name, st);
