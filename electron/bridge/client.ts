@@ -1,11 +1,10 @@
 import { EventEmitter } from 'node:events';
-import { randomBytes } from 'node:crypto';
 import * as http from 'node:http';
 import { API_METHODS } from '../contract/api';
 import type { DotdeskApi, DotdeskEvent } from '../contract/api';
 import { DmError, fromErrorInfo, isErrorInfo } from '../contract/errors';
-import { CALL_ID_HEADER, type Envelope } from './dispatch';
-import { connectWebSocket, WebSocketConn } from './websocket';
+import { CALL_ID_HEADER, STREAM_HEADER, type Envelope } from './dispatch';
+import type { WebSocketConn } from './websocket';
 import { liveAdvert, type Advert } from './advert';
 
 /** Parses a bridge URL as printed by `dm serve --ui` (http://127.0.0.1:PORT/#token=…). */
@@ -16,21 +15,69 @@ export function parseBridgeUrl(url: string): { origin: string; token: string } {
   return { origin: u.origin, token };
 }
 
-/** POSTs JSON with node:http (keeps working where global fetch is missing or proxied). */
-function post(origin: string, path: string, token: string, body: string, callId: string): Promise<{ status: number; text: string }> {
+/** Calls made by this process so far (part of every call id). */
+let callSeq = 0;
+/**
+ * A call id unique among the bridge's callers: process, time, sequence and random bits. Why not
+ * randomBytes: node:crypto costs an attached dm command 10 ms to load, for an id that names a
+ * call (for retries and progress), not a secret.
+ */
+function newCallId(): string {
+  return `${process.pid.toString(36)}-${Date.now().toString(36)}-${(++callSeq).toString(36)}-${Math.random().toString(36).slice(2, 12)}`;
+}
+
+/**
+ * POSTs JSON with node:http (keeps working where global fetch is missing or proxied). With
+ * `onEvent`, asks for the answer as a stream (STREAM_HEADER): each event line goes to onEvent,
+ * and the `done` line is the answer.
+ */
+function post(origin: string, path: string, token: string, body: string, callId: string, onEvent?: (e: DotdeskEvent) => void): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const u = new URL(path, origin);
     const req = http.request({
       host: u.hostname, port: u.port, path: u.pathname, method: 'POST', agent: false,
-      headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), Authorization: `Bearer ${token}`, [CALL_ID_HEADER]: callId },
+      headers: {
+        'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), Authorization: `Bearer ${token}`, [CALL_ID_HEADER]: callId,
+        ...(onEvent ? { [STREAM_HEADER]: '1' } : {}),
+      },
     }, (res) => {
+      const streamed = !!onEvent && /^application\/x-ndjson/.test(res.headers['content-type'] ?? '');
       const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      let line = '', done: string | undefined;
+      res.on('data', (c: Buffer) => {
+        if (!streamed) { chunks.push(c); return; }
+        line += c.toString('utf8');
+        for (let nl = line.indexOf('\n'); nl >= 0; nl = line.indexOf('\n')) {
+          const one = line.slice(0, nl);
+          line = line.slice(nl + 1);
+          let m: { event?: DotdeskEvent; done?: unknown };
+          try { m = JSON.parse(one); } catch { continue; }
+          if (m.event) onEvent!(m.event);
+          else if (m.done !== undefined) done = JSON.stringify(m.done);
+        }
+      });
+      res.on('end', () => {
+        if (streamed && done === undefined) { reject(new Error('the answer stream ended before its result')); return; }
+        resolve({ status: res.statusCode ?? 0, text: streamed ? done! : Buffer.concat(chunks).toString('utf8') });
+      });
       res.on('error', reject);
     });
     req.on('error', reject);
     req.end(body);
+  });
+}
+
+/** GETs a bridge path; resolves with the status (rejects when nothing answers). */
+function get(origin: string, path: string, token: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const u = new URL(path, origin);
+    const req = http.request({ host: u.hostname, port: u.port, path: u.pathname, method: 'GET', agent: false, headers: { Authorization: `Bearer ${token}` } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
   });
 }
 
@@ -43,16 +90,26 @@ export class BridgeClient {
   /** Ids of the calls this client made (progress events name the call they belong to). */
   private readonly calls = new Set<string>();
 
-  constructor(readonly origin: string, readonly token: string) {
+  /**
+   * `streamed`: each call's progress comes in its own answer (emitted as 'event'), so no event
+   * stream is needed; the dm command attaches this way. The app subscribes() instead.
+   */
+  constructor(readonly origin: string, readonly token: string, private readonly streamed = false) {
     for (const m of API_METHODS) {
       (this as unknown as Record<string, unknown>)[m] = (...args: unknown[]) => this.call(m, args);
     }
   }
 
   /** A client from a full bridge URL. */
-  static fromUrl(url: string): BridgeClient & DotdeskApi {
+  static fromUrl(url: string, opts: { streamed?: boolean } = {}): BridgeClient & DotdeskApi {
     const { origin, token } = parseBridgeUrl(url);
-    return new BridgeClient(origin, token) as BridgeClient & DotdeskApi;
+    return new BridgeClient(origin, token, opts.streamed) as BridgeClient & DotdeskApi;
+  }
+
+  /** Checks that a bridge answers here and takes the token (rejects otherwise). */
+  async ping(): Promise<void> {
+    const status = await get(this.origin, '/api/methods', this.token);
+    if (status !== 200) throw new Error(`the bridge answered HTTP ${status}`);
   }
 
   /** Calls one method; rejects with a DmError carrying the server's code and hint. */
@@ -61,12 +118,13 @@ export class BridgeClient {
     const a = [...args];
     while (a.length && a[a.length - 1] === undefined) a.pop();
     let r: { status: number; text: string };
-    const id = randomBytes(12).toString('hex');
+    const id = newCallId();
     this.calls.add(id);
     // Why forget it later: a long-lived client (the app attached to dm serve) makes calls for days;
     // the call's last progress may arrive over the WebSocket shortly after its answer.
     const forget = () => { setTimeout(() => this.calls.delete(id), 10_000).unref(); };
-    try { r = await post(this.origin, `/api/${method}`, this.token, JSON.stringify({ args: a }), id).finally(forget); } catch (e) {
+    const onEvent = this.streamed ? (e: DotdeskEvent) => this.events.emit('event', e) : undefined;
+    try { r = await post(this.origin, `/api/${method}`, this.token, JSON.stringify({ args: a }), id, onEvent).finally(forget); } catch (e) {
       throw new DmError('REMOTE_UNREACHABLE', `Cannot reach the Dotdesk bridge at ${this.origin}: ${(e as Error).message}.`, 'Is "dm serve" still running? Start it again or run without attaching.');
     }
     let env: Envelope;
@@ -84,6 +142,9 @@ export class BridgeClient {
 
   /** Opens the event stream (reconnecting until close()). */
   async subscribe(): Promise<void> {
+    // Why required here: a client that never subscribes (the dm command) does not load it.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { connectWebSocket } = require('./websocket') as typeof import('./websocket');
     const ws = await connectWebSocket(`${this.origin.replace(/^http/, 'ws')}/api/events?token=${encodeURIComponent(this.token)}`);
     this.ws = ws;
     ws.on('message', (m: string) => {

@@ -11,6 +11,14 @@ import type { ErrorInfo } from '../contract/errors';
  */
 export const CALL_ID_HEADER = 'x-dotdesk-call';
 
+/**
+ * Header asking the bridge to answer a call (which must carry CALL_ID_HEADER) as a stream of
+ * JSON lines: {"event": …} for each progress event of that call, then {"done": Envelope}. Why:
+ * the dm command then needs no WebSocket for its progress (a handshake, and node:crypto to load,
+ * before every attached command).
+ */
+export const STREAM_HEADER = 'x-dotdesk-stream';
+
 /** One API method name. */
 export type ApiMethod = (typeof API_METHODS)[number];
 
@@ -85,13 +93,13 @@ function doneMessage(method: string, args: unknown[], ms: number): string {
  * Coalesces progress events to at most one per `ms` for the same op and phase (the engine reports
  * every chunk; a UI needs a few updates a second). Other events pass at once, after any pending progress.
  */
-export function throttleProgress(emit: (e: DotdeskEvent) => void, ms = 100): (e: DotdeskEvent) => void {
+export function throttleProgress(emit: (e: DotdeskEvent) => void, ms = 100): ((e: DotdeskEvent) => void) & { flush(): void } {
   let last = 0;
   let lastKey = '';
   let pending: DotdeskEvent | undefined;
   let timer: NodeJS.Timeout | undefined;
   const flush = () => { timer = undefined; if (pending) { const p = pending; pending = undefined; last = Date.now(); emit(p); } };
-  return (e) => {
+  const throttled = (e: DotdeskEvent) => {
     if (e.type !== 'progress') { if (timer) { clearTimeout(timer); flush(); } emit(e); return; }
     const key = `${e.call ?? ''}/${e.progress.op}/${e.progress.phase}/${e.progress.subdot ?? ''}`;
     const now = Date.now();
@@ -106,4 +114,7 @@ export function throttleProgress(emit: (e: DotdeskEvent) => void, ms = 100): (e:
     pending = e;
     timer ??= setTimeout(flush, ms - (now - last));
   };
+  /** Emits the progress event held back, if any, now. */
+  throttled.flush = () => { if (timer) { clearTimeout(timer); flush(); } };
+  return throttled;
 }

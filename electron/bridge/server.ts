@@ -9,7 +9,7 @@ import type { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { DotdeskApi, DotdeskEvent } from '../contract/api';
 import type { ErrorInfo } from '../contract/errors';
-import { dispatch, isApiMethod, objectReloader, throttleProgress, CALL_ID_HEADER, type Envelope } from './dispatch';
+import { dispatch, isApiMethod, objectReloader, throttleProgress, CALL_ID_HEADER, STREAM_HEADER, type Envelope } from './dispatch';
 import { acceptUpgrade, WebSocketConn } from './websocket';
 import { advertFile, advertIdentity, type Advert } from './advert';
 import { watchStore, StoreWatcher } from './watch';
@@ -98,9 +98,13 @@ export async function startBridge(service: BridgeTarget, opts: BridgeOptions = {
   // not that of a command running beside it. The service emits synchronously inside the call.
   const callOf = new AsyncLocalStorage<string>();
   const throttled = throttleProgress(broadcast);
+  /** Calls answered as a stream (STREAM_HEADER): their progress goes into their answer too. */
+  const streams = new Map<string, (e: DotdeskEvent) => void>();
   const onEvent = (e: DotdeskEvent) => {
     const call = e.type === 'progress' ? callOf.getStore() : undefined;
-    throttled(call ? { ...e, call } as DotdeskEvent : e);
+    const named = call ? { ...e, call } as DotdeskEvent : e;
+    throttled(named);
+    if (call) streams.get(call)?.(named);
   };
   service.events?.on('event', onEvent);
 
@@ -279,6 +283,17 @@ export async function startBridge(service: BridgeTarget, opts: BridgeOptions = {
     const id = req.headers[CALL_ID_HEADER];
     const callId = typeof id === 'string' && /^[A-Za-z0-9_-]{8,128}$/.test(id) ? id : undefined;
     const run = () => dispatch(service, method, (parsed as { args?: unknown }).args, broadcast, { reloadObjects });
+    if (callId && req.headers[STREAM_HEADER] === '1' && !streams.has(callId)) {
+      res.writeHead(200, { 'Content-Type': 'application/x-ndjson; charset=utf-8', 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' });
+      const progress = throttleProgress((e) => { res.write(JSON.stringify({ event: e }) + '\n'); });
+      streams.set(callId, progress);
+      try {
+        const streamed = await callOnce(callId, method, () => callOf.run(callId, run));
+        progress.flush();
+        res.end(JSON.stringify({ done: streamed }) + '\n');
+      } finally { streams.delete(callId); }
+      return;
+    }
     const env = await callOnce(callId, method, () => (callId ? callOf.run(callId, run) : run()));
     if (env.ok) sendJson(res, 200, env);
     else sendJson(res, STATUS_OF[env.error.code] ?? (env.error.code === 'INVALID_NAME' ? 400 : env.error.code === 'INTERNAL' ? 500 : 422), env);

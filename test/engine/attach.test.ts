@@ -1,6 +1,7 @@
 // dm with a Dotdesk already running on the store (the app, `dm serve`, `npm start`): the
 // command attaches to its bridge instead of opening the store a second time. Real processes:
 // the bridge as `npm start` runs it, dm as users run it, and a UI's event stream over WebSocket.
+import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { promises as fsp, existsSync } from 'node:fs';
@@ -49,7 +50,7 @@ test('dm attaches to a running Dotdesk: the app sees the commit live, the termin
     const r = dm(home, ['commit', '-m', 'from the terminal']);
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /^Committed [0-9a-f]{12} on shop \(1 subdot/);
-    // The terminal still shows the commit's progress (it comes over the bridge's event stream).
+    // The terminal still shows the commit's progress (it comes in the answer to its call).
     assert.match(r.err, /\[commit\] /);
     await settle();
     // The app's UI saw the commit as it ran: its progress, then the change, named.
@@ -165,6 +166,41 @@ test('each attached command sees only its own progress, while the app sees all o
     assert.ok(seenByA.filter((e) => e.type === 'progress').every((e) => a.ownsProgress(e)), 'A recognises its own');
   } finally {
     a.close(); b.close();
+    await bridge.close();
+    await service.engine.close();
+    await fsp.rm(home, { recursive: true, force: true });
+  }
+});
+
+test('a streamed call (as dm makes them) gets its own progress in its answer, not another call\'s, and its error with code and hint', async () => {
+  const home = await tmpDir('dm-attach-stream-');
+  const service = await createService({ home, docker: false });
+  const bridge = await startBridgeIn(service, { advertise: true, watchHome: false });
+  type Api = BridgeClient & { commit: (dot: string, r: { message: string }) => Promise<{ id: string }>; createDot: (d: string) => Promise<unknown>; subdotPath: (d: string, s: string) => Promise<string> };
+  const cli = BridgeClient.fromUrl(bridge.url, { streamed: true }) as Api;
+  const other = BridgeClient.fromUrl(bridge.url, { streamed: true }) as Api;
+  const app = BridgeClient.fromUrl(bridge.url) as Api;
+  const byCli: DotdeskEvent[] = [], byOther: DotdeskEvent[] = [], byApp: DotdeskEvent[] = [];
+  try {
+    cli.events.on('event', (e: DotdeskEvent) => byCli.push(e));
+    other.events.on('event', (e: DotdeskEvent) => byOther.push(e));
+    app.events.on('event', (e: DotdeskEvent) => byApp.push(e));
+    await app.subscribe();
+    await cli.ping();
+    await cli.createDot('one');
+    await fsp.writeFile(path.join(await cli.subdotPath('one', 'alpha-db'), 'rows'), randomBytes(3 * 1024 * 1024));
+    const c = await cli.commit('one', { message: 'streamed' });
+    assert.match(c.id, /^[0-9a-f]{64}$/);
+    const mine = byCli.filter((e) => e.type === 'progress');
+    assert.ok(mine.some((e) => e.type === 'progress' && e.progress.op === 'commit' && e.progress.phase === 'done'), `the answer carried the commit's progress to its end: ${JSON.stringify(mine)}`);
+    assert.ok(mine.every((e) => cli.ownsProgress(e)), 'every event in the answer is its own call\'s');
+    assert.equal(byOther.length, 0, 'another streamed client sees nothing of it');
+    await settle();
+    assert.ok(byApp.some((e) => e.type === 'progress' && e.progress.op === 'commit'), 'the app still sees the progress on its event stream');
+    await assert.rejects(cli.commit('nope', { message: 'x' }), (e: any) => e.code === 'DOT_NOT_FOUND' && typeof e.hint === 'string');
+    await assert.rejects(BridgeClient.fromUrl(bridge.url.replace(/token=[0-9a-f]+/, 'token=' + '0'.repeat(64)), { streamed: true }).ping(), /HTTP 401/);
+  } finally {
+    cli.close(); other.close(); app.close();
     await bridge.close();
     await service.engine.close();
     await fsp.rm(home, { recursive: true, force: true });
