@@ -4,7 +4,7 @@ import { DmError } from '../contract/errors';
 import type { CommitInfo, ProgressEvent } from '../contract/models';
 import { Engine } from './store';
 import { Commit, SubdotRoot, TakenInfo } from './model';
-import { snapshotDir, StatCache } from './snapshot';
+import { snapshotDir, scanDir, StatCache } from './snapshot';
 import { defaultAuthor } from './defaults';
 
 /** Options of a commit. */
@@ -100,16 +100,25 @@ function sameCache(a: StatCache | undefined, b: StatCache): boolean {
 /** Total bytes and files of a directory tree (regular files, lstat sizes). */
 export async function dirUsage(dir: string): Promise<{ bytes: number; files: number }> {
   let bytes = 0, files = 0, seen = 0;
-  // Why synchronous (as snapshotDir): dm list sums every dot's files, and a promise round trip
-  // per lstat made it wait 0.2 s on 3,000 files; yielding now and then keeps the app responsive.
+  // Why synchronous (as snapshotDir, and with its directory scan): dm list sums every dot's
+  // files, and a promise round trip per lstat made it wait 0.2 s on 3,000 files; yielding now
+  // and then keeps the app responsive.
   const walk = async (d: string): Promise<void> => {
     let ents;
-    try { ents = fs.readdirSync(d, { withFileTypes: true }); } catch { return; }
+    try { ents = scanDir(d); } catch (e) {
+      // A name that is not UTF-8 (which a commit refuses) still counts here.
+      if ((e as { code?: string }).code !== 'UNSUPPORTED_FILE') return;
+      ents = [];
+      for (const x of fs.readdirSync(d, { encoding: 'buffer' })) {
+        const st = fs.lstatSync(Buffer.concat([Buffer.from(d + '/'), x]), { throwIfNoEntry: false });
+        if (st) ents.push({ name: x.toString('utf8'), mode: st.mode, size: st.size });
+      }
+    }
     for (const e of ents) {
-      const p = path.join(d, e.name);
       if (++seen % 2048 === 0) await new Promise((r) => setImmediate(r));
-      if (e.isDirectory()) await walk(p);
-      else if (e.isFile()) { const st = fs.lstatSync(p, { throwIfNoEntry: false }); if (st) { files++; bytes += st.size; } }
+      const type = e.mode & 0o170000;
+      if (type === 0o040000) await walk(d + '/' + e.name);
+      else if (type === 0o100000) { files++; bytes += e.size; }
     }
   };
   await walk(dir);

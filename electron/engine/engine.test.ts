@@ -501,6 +501,20 @@ test('trees a commit reuses from the stat cache are exactly the trees a full rea
     const v4 = await commit(e, 'app', { message: 'chmod' });
     assert.equal(await treeOf(v4.id), await full());
     assert.notEqual(await treeOf(v4.id), await treeOf(v3.id));
+    // Status (no store) reuses the committed trees as a commit does: an unchanged dot encodes no
+    // tree, and a change deep down re-encodes only the directories above it.
+    const statusOf = async () => snapshotDir(dir, { chunkSize: e.chunkSize, store: null, cache: (await e.readCache('app', (await e.genOf('app', 'master'))!)).db, treesIn: e.objects });
+    const clean = await statusOf();
+    assert.equal(clean.root.tree, await treeOf(v4.id));
+    assert.equal(clean.trees.size, 0, 'status of an unchanged dot encoded trees');
+    await write(path.join(dir, 'a/b/one'), 'uno');
+    await fsp.utimes(path.join(dir, 'a/b/one'), old, old);
+    const dirty = await statusOf();
+    assert.equal(dirty.root.tree, await full());
+    const names = [...dirty.trees.values()].map((b) => JSON.parse(b.toString()).entries.map((x: { name: string }) => x.name).join(','));
+    assert.deepEqual(names, ['one,two', 'b,c,new', 'a,empty,link,top'], 'a/b, a and the root');
+    assert.deepEqual((await status(e, 'app')).subdots.find((x) => x.subdot === 'db')?.changes.map((c) => `${c.change} ${c.path}`), ['modified a/b/one']);
+    await commit(e, 'app', { message: 'v5' });
     await checkout(e, 'app', 'copy', { create: true });
     assert.equal((await verify(e)).ok, true);
   } finally { await done(); }

@@ -41,6 +41,12 @@ export interface SnapshotOptions {
    * that run at the same time, so a chunk they share is compressed once.
    */
   compressing?: Set<string>;
+  /**
+   * With store=null (status, diff): where the trees of earlier commits are. A directory whose
+   * fingerprint matches its cache record then reuses that record's tree, as a commit does,
+   * instead of encoding it again (dm list and the app ask for status after every change).
+   */
+  treesIn?: { has(id: string): boolean };
 }
 
 /** The result of reading one subdot directory. */
@@ -158,6 +164,7 @@ export function scanDir(dir: string, scan: ScanFn | null = dmfs()?.scanDir ?? nu
  */
 export async function snapshotDir(rootDir: string, opts: SnapshotOptions): Promise<SnapshotResult> {
   const { chunkSize, store } = opts;
+  const treesIn = store ?? opts.treesIn;
   const oldCache = opts.cache ?? new Map();
   const cache: StatCache = new Map();
   const trees = new Map<string, Buffer>();
@@ -358,7 +365,7 @@ export async function snapshotDir(rootDir: string, opts: SnapshotOptions): Promi
     const entries: (TreeEntry | Promise<TreeEntry>)[] = [];
     // What the tree is built from: names, stats as the next commit will see them, subtrees, link
     // targets. When it matches the last commit's, that tree is reused without encoding it again.
-    const fp: (string | Promise<string>)[] | null = store ? [] : null;
+    const fp: (string | Promise<string>)[] | null = treesIn ? [] : null;
     /** True once a file of this directory is being read (its entry is a promise). */
     let pending = false;
     // Why synchronous: an lstat answered from the inode cache takes microseconds, a promise
@@ -426,9 +433,10 @@ export async function snapshotDir(rootDir: string, opts: SnapshotOptions): Promi
     // async-context hooks) for values that were all there.
     const hash = fp && createHash('sha256').update((pending ? await Promise.all(fp) : (fp as string[])).join('\n')).digest('base64');
     const last = hash ? oldCache.get(key) : undefined;
-    if (last?.tree && last.fp === hash && store!.has(last.tree)) { cache.set(key, last); return last.tree; }
+    if (last?.tree && last.fp === hash && treesIn!.has(last.tree)) { cache.set(key, last); return last.tree; }
     const tree = await putTree({ v: 1, entries: pending ? await Promise.all(entries) : (entries as TreeEntry[]) });
-    if (hash) cache.set(key, { size: 0, mtime: '', ctime: '', ino: '', mode: 0, uid: 0, gid: 0, chunks: [], tree, fp: hash });
+    // Why only with a store: a tree encoded for status alone is not stored, so no record may name it.
+    if (hash && store) cache.set(key, { size: 0, mtime: '', ctime: '', ino: '', mode: 0, uid: 0, gid: 0, chunks: [], tree, fp: hash });
     return tree;
   };
 
