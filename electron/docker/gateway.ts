@@ -5,7 +5,7 @@ import type { ContainerInfo, ProgressEvent } from '../contract/models';
 import type { ContainerHooks } from '../service/service';
 import { parseVolumeName, isOurDriver, PLUGIN_NAME } from './names';
 import { onInterrupt } from './signals';
-import { probeSocket, defaultPluginSocket } from './plugin';
+import { probeSocket, defaultPluginSocket } from './socket';
 
 /** The part of dockerode the gateway uses (tests pass a fake). */
 export interface DockerApi {
@@ -23,30 +23,59 @@ function localSocket(): string | undefined {
 
 /**
  * One read-only Engine API call (GET) over the daemon's unix socket, with dockerode's error
- * shape: connect errors keep their code, HTTP errors carry statusCode and json.
+ * shape: connect errors keep their code, HTTP errors carry statusCode and json. Plain HTTP/1.0
+ * on a socket (the daemon answers it whole and closes), because node:http cost every dm command
+ * that lists containers (commit, checkout, status) 9 ms to load.
  */
 function engineGet<T>(socketPath: string, apiPath: string, timeout: number): Promise<T> {
   return new Promise((resolve, reject) => {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const http = require('node:http') as typeof import('node:http');
-    const req = http.request({ socketPath, path: apiPath, method: 'GET', headers: { accept: 'application/json' } }, (res) => {
-      const parts: Buffer[] = [];
-      res.on('data', (b: Buffer) => parts.push(b));
-      res.on('error', reject);
-      res.on('end', () => {
-        const text = Buffer.concat(parts).toString('utf8');
-        let json: unknown;
-        try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
-        const status = res.statusCode ?? 0;
-        if (status >= 200 && status < 300) { resolve((json ?? text) as T); return; }
-        const message = (json as { message?: string } | undefined)?.message ?? text;
-        reject(Object.assign(new Error(`(HTTP code ${status}) ${message}`), { statusCode: status, json }));
-      });
+    const sock = net.connect(socketPath);
+    const parts: Buffer[] = [];
+    let settled = false;
+    const fail = (e: Error) => { if (settled) return; settled = true; sock.destroy(); reject(e); };
+    sock.setTimeout(timeout, () => fail(new Error(`timeout after ${timeout} ms talking to Docker`)));
+    sock.on('error', fail);
+    sock.on('connect', () => { sock.write(`GET ${apiPath} HTTP/1.0\r\nHost: docker\r\nAccept: application/json\r\n\r\n`); });
+    sock.on('data', (b: Buffer) => parts.push(b));
+    sock.on('end', () => {
+      if (settled) return;
+      settled = true;
+      sock.destroy();
+      let answer: { status: number; text: string };
+      try { answer = parseHttpAnswer(Buffer.concat(parts)); } catch (e) { reject(e); return; }
+      const { status, text } = answer;
+      let json: unknown;
+      try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
+      if (status >= 200 && status < 300) { resolve((json ?? text) as T); return; }
+      const message = (json as { message?: string } | undefined)?.message ?? text;
+      reject(Object.assign(new Error(`(HTTP code ${status}) ${message}`), { statusCode: status, json }));
     });
-    req.setTimeout(timeout, () => req.destroy(new Error(`timeout after ${timeout} ms talking to Docker`)));
-    req.on('error', reject);
-    req.end();
   });
+}
+
+/** Status and body of a whole HTTP/1.x answer (a chunked body is joined). */
+export function parseHttpAnswer(raw: Buffer): { status: number; text: string } {
+  const head = raw.indexOf('\r\n\r\n');
+  const m = head < 0 ? null : /^HTTP\/1\.[01] (\d{3})/.exec(raw.subarray(0, head).toString('latin1'));
+  if (!m) throw new Error('Docker answered something that is not HTTP');
+  const headers = raw.subarray(0, head).toString('latin1').toLowerCase();
+  let body = raw.subarray(head + 4);
+  if (/\r\ntransfer-encoding:\s*chunked/.test(headers)) {
+    const out: Buffer[] = [];
+    let at = 0;
+    for (;;) {
+      const eol = body.indexOf('\r\n', at);
+      if (eol < 0) throw new Error('Docker\'s answer ended inside a chunk');
+      const size = parseInt(body.subarray(at, eol).toString('latin1'), 16);
+      if (!Number.isFinite(size)) throw new Error('Docker\'s answer has a damaged chunk');
+      if (size === 0) break;
+      if (eol + 2 + size > body.length) throw new Error('Docker\'s answer ended inside a chunk');
+      out.push(body.subarray(eol + 2, eol + 2 + size));
+      at = eol + 2 + size + 2;
+    }
+    body = Buffer.concat(out);
+  }
+  return { status: Number(m[1]), text: body.toString('utf8') };
 }
 
 /**

@@ -1,18 +1,16 @@
 import * as http from 'node:http';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import { promises as fsp } from 'node:fs';
 import { DmError, toErrorInfo } from '../contract/errors';
 import type { Engine } from '../engine';
-import { parseVolumeName, volumeName, PLUGIN_NAME, DEFAULT_SUBDOT } from './names';
+import { parseVolumeName, volumeName, DEFAULT_SUBDOT } from './names';
+import { defaultPluginSocket, probeSocket } from './socket';
+
+export { defaultPluginSocket, probeSocket };
 
 /** Content type of Docker's plugin protocol v1. */
 export const PLUGIN_CONTENT_TYPE = 'application/vnd.docker.plugins.v1+json';
 
-/** Where Docker looks for legacy plugins; `dm` serves `<dir>/dm.sock`. DM_PLUGIN_SOCKET overrides (tests). */
-export function defaultPluginSocket(name = PLUGIN_NAME): string {
-  return process.env.DM_PLUGIN_SOCKET || path.join('/run/docker/plugins', name + '.sock');
-}
 
 /** One line of what the driver did, for `dm serve -v` and the app's log. */
 export interface PluginLogEntry { method: string; name?: string; id?: string; ok: boolean; result?: string; error?: string; ms: number }
@@ -193,18 +191,6 @@ function readJson(req: http.IncomingMessage): Promise<any> {
   });
 }
 
-/** Whether something answers on a unix socket: 'live', 'stale' (a socket file nobody listens on) or 'absent'. */
-export async function probeSocket(socket: string, timeoutMs = 1000): Promise<'live' | 'stale' | 'absent'> {
-  let st;
-  try { st = await fsp.lstat(socket); } catch (e) { if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 'absent'; throw e; }
-  if (!st.isSocket()) throw new DmError('INVALID_ARGUMENT', `${socket} exists and is not a socket.`, 'Move that file away or pick another path with DM_PLUGIN_SOCKET.');
-  return new Promise((resolve) => {
-    const c = net.connect(socket);
-    const t = setTimeout(() => { c.destroy(); resolve('live'); }, timeoutMs); // accepts but is slow: still somebody's
-    c.once('connect', () => { clearTimeout(t); c.destroy(); resolve('live'); });
-    c.once('error', () => { clearTimeout(t); resolve('stale'); });
-  });
-}
 
 /** The driver listening on its unix socket. */
 export class PluginServer {

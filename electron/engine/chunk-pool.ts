@@ -1,4 +1,4 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Codec } from './compress';
@@ -100,7 +100,10 @@ export class ChunkPool {
   private start(): void {
     if (this.closed) throw new Error('chunk pool is closed');
     while (this.slots.length < this.size) {
-      const worker = new Worker(path.join(__dirname, 'chunk-worker.js'));
+      // Why required here: a command that reads and writes no chunk (a no-op commit) does not load it.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { Worker: WorkerCtor } = require('node:worker_threads') as typeof import('node:worker_threads');
+      const worker = new WorkerCtor(path.join(__dirname, 'chunk-worker.js'));
       const slot: Slot = { worker, jobs: 0, sent: new Set() };
       worker.on('message', (r: WorkerReply) => this.settle(slot, r));
       worker.on('error', (e) => this.fail(slot, e));

