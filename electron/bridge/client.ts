@@ -15,6 +15,26 @@ export function parseBridgeUrl(url: string): { origin: string; token: string } {
   return { origin: u.origin, token };
 }
 
+/**
+ * Cuts a byte stream into UTF-8 lines. Why bytes first: a character of a file name or commit
+ * message may be split between two chunks, and decoding each chunk alone would garble it.
+ */
+export class LineSplitter {
+  private rest: Buffer = Buffer.alloc(0);
+  /** The lines completed by `chunk` (without their newline). */
+  push(chunk: Buffer): string[] {
+    const buf = this.rest.length ? Buffer.concat([this.rest, chunk]) : chunk;
+    const out: string[] = [];
+    let from = 0;
+    for (let nl = buf.indexOf(10); nl >= 0; nl = buf.indexOf(10, from)) {
+      out.push(buf.toString('utf8', from, nl));
+      from = nl + 1;
+    }
+    this.rest = buf.subarray(from);
+    return out;
+  }
+}
+
 /** Calls made by this process so far (part of every call id). */
 let callSeq = 0;
 /**
@@ -43,13 +63,11 @@ function post(origin: string, path: string, token: string, body: string, callId:
     }, (res) => {
       const streamed = !!onEvent && /^application\/x-ndjson/.test(res.headers['content-type'] ?? '');
       const chunks: Buffer[] = [];
-      let line = '', done: string | undefined;
+      const lines = new LineSplitter();
+      let done: string | undefined;
       res.on('data', (c: Buffer) => {
         if (!streamed) { chunks.push(c); return; }
-        line += c.toString('utf8');
-        for (let nl = line.indexOf('\n'); nl >= 0; nl = line.indexOf('\n')) {
-          const one = line.slice(0, nl);
-          line = line.slice(nl + 1);
+        for (const one of lines.push(c)) {
           let m: { event?: DotdeskEvent; done?: unknown };
           try { m = JSON.parse(one); } catch { continue; }
           if (m.event) onEvent!(m.event);
