@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { BridgeClient } from './client';
+import { BridgeClient, LineSplitter } from './client';
 import { connectWebSocket } from './websocket';
 import type { DotdeskApi, DotdeskEvent } from '../contract/api';
 import { DmError } from '../contract/errors';
@@ -178,4 +178,13 @@ test('a call sent again with the same call id runs once: the retry gets the firs
   // Junk ids are ignored (the call runs as if none was given).
   const junk = await once('listDots', [], 'bad id!');
   assert.equal(junk.json.ok, true);
+});
+
+test('LineSplitter keeps a character split between two chunks whole, and holds an unfinished line', () => {
+  const lines = new LineSplitter();
+  const bytes = Buffer.from('{"event":"état 😀"}\n{"done":1}\n{"par', 'utf8');
+  const cut = bytes.indexOf(Buffer.from('😀')) + 2;
+  assert.deepEqual(lines.push(bytes.subarray(0, cut)), []);
+  assert.deepEqual(lines.push(bytes.subarray(cut)), ['{"event":"état 😀"}', '{"done":1}']);
+  assert.deepEqual(lines.push(Buffer.from('tial"}\n')), ['{"partial"}']);
 });

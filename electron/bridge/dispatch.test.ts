@@ -3,7 +3,6 @@ import * as assert from 'node:assert/strict';
 import { dispatch, throttleProgress } from './dispatch';
 import type { DotdeskApi, DotdeskEvent } from '../contract/api';
 import { DmError } from '../contract/errors';
-import { LineSplitter } from './client';
 
 test('dispatch validates the method and arguments and never throws', async () => {
   const api = { listDots: async () => [], createDot: async () => { throw new DmError('DOT_EXISTS', 'exists', 'pick another'); }, showDot: async () => { throw new TypeError('boom'); } } as unknown as DotdeskApi;
@@ -46,13 +45,4 @@ test('progress events are coalesced, others pass at once after the pending progr
   emit(p(102));
   await new Promise((r) => setTimeout(r, 80));
   assert.deepEqual(out.map((e) => (e.type === 'progress' ? e.progress.doneBytes : e.type)), [1, 100, 'changed', 102]);
-});
-
-test('LineSplitter keeps a character split between two chunks whole, and holds an unfinished line', () => {
-  const lines = new LineSplitter();
-  const bytes = Buffer.from('{"event":"état 😀"}\n{"done":1}\n{"par', 'utf8');
-  const cut = bytes.indexOf(Buffer.from('😀')) + 2;
-  assert.deepEqual(lines.push(bytes.subarray(0, cut)), []);
-  assert.deepEqual(lines.push(bytes.subarray(cut)), ['{"event":"état 😀"}', '{"done":1}']);
-  assert.deepEqual(lines.push(Buffer.from('tial"}\n')), ['{"partial"}']);
 });

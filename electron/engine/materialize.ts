@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { ObjectStore, objectId } from './objects';
 import { SubdotRoot, Tree, TreeEntry, Meta, decodeTree, safeRelPath } from './model';
-import { StatCache, StatCacheEntry, cacheHit } from './snapshot';
+import { StatCache, StatCacheEntry, cacheHit, entryStat } from './snapshot';
 import { setTimesNs } from './native';
 import { DmError } from '../contract/errors';
 import { crashPoint } from './crash';
@@ -113,7 +113,7 @@ export async function materialize(store: ObjectStore, root: SubdotRoot, dest: st
     if (src && known && known.chunks.length === e.chunks.length && known.chunks.every((c, i) => c === e.chunks[i])) {
       let st: BigIntStats | undefined;
       try { st = await fsp.lstat(src, { bigint: true }); } catch { st = undefined; }
-      if (st && st.isFile() && cacheHit(known, st)) {
+      if (st && st.isFile() && cacheHit(known, entryStat('', st))) {
         await fsp.link(src, abs);
         await applyMeta(abs, e);
         return;

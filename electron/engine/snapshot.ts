@@ -82,9 +82,8 @@ class Limiter {
 }
 
 /** Converts lstat results to our metadata fields. */
-export function metaOf(st: BigIntStats | EntryStat): { mode: number; uid: number; gid: number; mtime: string } {
-  if (!isBigIntStats(st)) return { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: st.mtime };
-  return { mode: Number(st.mode & 0o7777n), uid: Number(st.uid), gid: Number(st.gid), mtime: st.mtimeNs.toString() };
+export function metaOf(st: EntryStat): { mode: number; uid: number; gid: number; mtime: string } {
+  return { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: st.mtime };
 }
 
 /**
@@ -102,8 +101,6 @@ function joinedChunks(e: StatCacheEntry): string {
 /** What the walk needs of a directory entry's lstat; times (ns) and the inode as decimal strings, as the cache keeps them. */
 export interface EntryStat { name: string; mode: number; uid: number; gid: number; nlink: number; size: number; dev: number; mtime: string; ctime: string; ino: string }
 
-function isBigIntStats(st: BigIntStats | EntryStat): st is BigIntStats { return typeof st.mode === 'bigint'; }
-
 /** An lstat result as an EntryStat. */
 export function entryStat(name: string, st: BigIntStats): EntryStat {
   return {
@@ -113,9 +110,8 @@ export function entryStat(name: string, st: BigIntStats): EntryStat {
 }
 
 /** True when a stat matches a cache entry exactly (size, mtime, ctime, inode, mode, owner). */
-export function cacheHit(e: StatCacheEntry | undefined, stat: BigIntStats | EntryStat): boolean {
+export function cacheHit(e: StatCacheEntry | undefined, st: EntryStat): boolean {
   if (!e) return false;
-  const st = isBigIntStats(stat) ? entryStat('', stat) : stat;
   return e.size === st.size && e.mtime === st.mtime && e.ctime === st.ctime && e.ino === st.ino && e.mode === (st.mode & 0o7777) && e.uid === st.uid && e.gid === st.gid;
 }
 
@@ -347,7 +343,7 @@ export async function snapshotDir(rootDir: string, opts: SnapshotOptions): Promi
     const chunks = (await Promise.all(parts)).flat();
     const key = { size: read, ...meta, ctime: st.ctime, ino: st.ino, chunks };
     // Why: a file that changed while we read it may be torn; record it but never trust the cache for it.
-    if (!isRacy(st) && read === st.size && cacheHit(key, after)) cache.set(rel, key);
+    if (!isRacy(st) && read === st.size && cacheHit(key, entryStat(name, after))) cache.set(rel, key);
     files_++;
     bytes += read;
     return { name, type: 'file', ...meta, size: read, chunks };
@@ -455,7 +451,7 @@ export async function snapshotDir(rootDir: string, opts: SnapshotOptions): Promi
     await Promise.allSettled(tasks);
     throw e;
   }
-  return { root: { ...metaOf(rootSt), tree, files: files_, bytes }, trees, cache, readFiles, readBytes, skipped };
+  return { root: { ...metaOf(entryStat('', rootSt)), tree, files: files_, bytes }, trees, cache, readFiles, readBytes, skipped };
 }
 
 /** Parses a stat cache of the first format (a JSON string per subdot); a damaged cache is simply empty (it is rebuildable). */
