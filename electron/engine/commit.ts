@@ -4,7 +4,8 @@ import { DmError } from '../contract/errors';
 import type { CommitInfo, ProgressEvent } from '../contract/models';
 import { Engine } from './store';
 import { Commit, SubdotRoot, TakenInfo } from './model';
-import { snapshotDir, scanDir, StatCache } from './snapshot';
+import { snapshotDir, scanDir } from './snapshot';
+import { StatCache } from './stat-cache';
 import { defaultAuthor } from './defaults';
 
 /** Options of a commit. */
@@ -83,18 +84,11 @@ export async function commit(engine: Engine, dot: string, opts: CommitOptions): 
     await engine.objects.flush();
     await engine.moveRef(dot, branch, head, id, 'commit', opts.message);
     // Why compare: rewriting megabytes of unchanged cache was a tenth of a no-op commit.
-    if (!subdots.every((sub) => sameCache(caches[sub], newCaches[sub]))) await engine.writeCache(dot, gen, newCaches);
+    if (!subdots.every((sub) => newCaches[sub].sameAs(caches[sub]))) await engine.writeCache(dot, gen, newCaches);
     await engine.logOp({ op: 'commit', dot, branch, from: head, to: id, summary: `commit ${id.slice(0, 12)} on ${dot}/${branch}: ${opts.message.split('\n')[0]}` });
     opts.onProgress?.({ op: 'commit', phase: 'done', doneBytes: done });
     return engine.commitInfo(id, c);
   });
-}
-
-/** True when a new stat cache holds exactly the old one's entries (snapshotDir reuses the entry objects it hit). */
-function sameCache(a: StatCache | undefined, b: StatCache): boolean {
-  if (!a || a.size !== b.size) return false;
-  for (const [k, v] of b) if (a.get(k) !== v) return false;
-  return true;
 }
 
 /** Total bytes and files of a directory tree (regular files, lstat sizes). */

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import type { ProgressEvent } from '../contract/models';
 import { Engine, newGenId } from './store';
 import { materialize, statCacheFor, MaterializedFile } from './materialize';
-import { StatCache } from './snapshot';
+import { StatCache } from './stat-cache';
 
 /**
  * Builds a new working directory generation for a commit (or an empty one for null),

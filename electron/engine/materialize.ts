@@ -3,7 +3,8 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { ObjectStore, objectId } from './objects';
 import { SubdotRoot, Tree, TreeEntry, Meta, decodeTree, safeRelPath } from './model';
-import { StatCache, StatCacheEntry, cacheHit, entryStat } from './snapshot';
+import { cacheHit, entryStat } from './snapshot';
+import { StatCache, StatCacheEntry } from './stat-cache';
 import { setTimesNs } from './native';
 import { DmError } from '../contract/errors';
 import { crashPoint } from './crash';
@@ -106,7 +107,7 @@ export async function materialize(store: ObjectStore, root: SubdotRoot, dest: st
   // Pass 2: file contents.
   const runGate = gate(RUN_LIMIT);
   /** Stat cache entries of files created whole by a worker (see statCacheFor). */
-  const created: StatCache = new Map();
+  const created = new Map<string, StatCacheEntry>();
   await limit(files, FILE_WINDOW, async ({ abs, rel, e }) => {
     const src = opts.reuse && path.join(opts.reuse.dir, rel);
     const known = opts.reuse?.cache.get(rel);
@@ -198,7 +199,7 @@ export type MaterializedFile = [string, string[], StatCacheEntry?];
  * inodes with it is gone: removing a hard link changes the inode's ctime.
  */
 export async function statCacheFor(dest: string, files: MaterializedFile[]): Promise<StatCache> {
-  const cache: StatCache = new Map();
+  const cache = new StatCache();
   const rest = files.filter(([rel, , known]) => { if (known) cache.set(rel, known); return !known; });
   await limit(rest, 16, async ([rel, chunks]) => {
     const st = await fsp.lstat(path.join(dest, rel), { bigint: true });

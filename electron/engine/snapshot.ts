@@ -7,18 +7,7 @@ import { chunkPool, BLOCK_SIZE } from './chunk-pool';
 import { decode } from './compress';
 import { dmfs, ScanFn } from './native';
 import { Tree, TreeEntry, SubdotRoot, encodeTree } from './model';
-
-/** What we knew about a file when we last read it: if its stat is unchanged, its chunks are too. */
-export interface StatCacheEntry {
-  size: number; mtime: string; ctime: string; ino: string; mode: number; uid: number; gid: number; chunks: string[];
-  /** Directory records only (keys ending in "/", the root is "/"): the tree last built for it and a hash of what it was built from. */
-  tree?: string; fp?: string;
-}
-/**
- * Path (relative to the subdot root) -> cache entry; a directory's record is under its path plus
- * "/". Rebuildable: losing it only costs re-reading files and re-encoding trees.
- */
-export type StatCache = Map<string, StatCacheEntry>;
+import { StatCache, StatCacheEntry, DirRecord, entriesOf, sameRecord } from './stat-cache';
 
 /** Progress of a long operation (commit, checkout, transfer). */
 export interface Progress { phase: string; doneBytes: number; totalBytes?: number; doneFiles?: number; totalFiles?: number; subdot?: string }
@@ -43,8 +32,9 @@ export interface SnapshotOptions {
   compressing?: Set<string>;
   /**
    * With store=null (status, diff): where the trees of earlier commits are. A directory whose
-   * fingerprint matches its cache record then reuses that record's tree, as a commit does,
-   * instead of encoding it again (dm list and the app ask for status after every change).
+   * scan matches its cache record then reuses that record's tree, as a commit does, instead of
+   * looking at each entry and encoding it again (dm list and the app ask for status after every
+   * change).
    */
   treesIn?: { has(id: string): boolean };
 }
@@ -86,18 +76,6 @@ export function metaOf(st: EntryStat): { mode: number; uid: number; gid: number;
   return { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: st.mtime };
 }
 
-/**
- * A cache entry's chunk ids joined (for the fingerprint of its directory), kept per entry: a
- * running app reuses its cache entries commit after commit. Joining the bench data's 7,600 ids
- * anew each time cost about 1 ms of the 19-20 ms its warm walk takes.
- */
-const joined = new WeakMap<StatCacheEntry, string>();
-function joinedChunks(e: StatCacheEntry): string {
-  let j = joined.get(e);
-  if (j === undefined) { j = e.chunks.join(''); joined.set(e, j); }
-  return j;
-}
-
 /** What the walk needs of a directory entry's lstat; times (ns) and the inode as decimal strings, as the cache keeps them. */
 export interface EntryStat { name: string; mode: number; uid: number; gid: number; nlink: number; size: number; dev: number; mtime: string; ctime: string; ino: string }
 
@@ -121,37 +99,59 @@ function notUtf8(dir: string, b: Buffer): DmError {
   return new DmError('UNSUPPORTED_FILE', `A file name in ${dir} is not valid UTF-8 (${b.toString('hex')}).`, 'Rename the file; Dotdesk stores UTF-8 names only.');
 }
 
+/** A directory as the addon's scan gives it: names and strs joined with "/", six numbers per entry (see EntryStat). */
+export interface RawScan { names: string; nums: Float64Array; strs: string }
+
 /**
- * A directory's entries sorted bytewise with their lstat; refuses names that are not valid UTF-8
- * instead of mangling them, and leaves out entries gone before their lstat. Why the addon's
- * scanDir: one call per directory, with fstatat on its descriptor, instead of an lstatSync per
- * entry, which cost 8-12 us each (a path walk and a BigIntStats of 14 BigInts) against 1.7 us
- * for the call itself (bench machine: 3,300 entries of a no-op commit).
+ * A directory's entries sorted bytewise with their lstat, as one RawScan; refuses names that
+ * are not valid UTF-8 instead of mangling them, and leaves out entries gone before their lstat.
+ * Why the addon's scanDir: one call per directory, with fstatat on its descriptor, instead of
+ * an lstatSync per entry, which cost 8-12 us each (a path walk and a BigIntStats of 14 BigInts)
+ * against 1.7 us for the call itself (bench machine: 3,300 entries of a no-op commit).
+ * Without the addon: readdir and lstat, put in the same form.
  */
-export function scanDir(dir: string, scan: ScanFn | null = dmfs()?.scanDir ?? null): EntryStat[] {
+export function rawScan(dir: string, scan: ScanFn | null = dmfs()?.scanDir ?? null): RawScan {
   if (scan) {
     const r = scan(dir);
     if ('bad' in r) throw notUtf8(dir, r.bad);
-    const { nums } = r;
-    const count = nums.length / 6;
-    if (count === 0) return [];
-    const names = r.names.split('/'), strs = r.strs.split('/');
-    const out: EntryStat[] = new Array(count);
-    for (let i = 0; i < count; i++) {
-      const k = i * 6, t = i * 3;
-      out[i] = { name: names[i], mode: nums[k], uid: nums[k + 1], gid: nums[k + 2], nlink: nums[k + 3], size: nums[k + 4], dev: nums[k + 5], mtime: strs[t], ctime: strs[t + 1], ino: strs[t + 2] };
-    }
-    return out;
+    return r;
   }
   const names = fs.readdirSync(dir, { encoding: 'buffer' }).map((b) => {
     try { return utf8.decode(b); } catch { throw notUtf8(dir, b); }
   }).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  const out: EntryStat[] = [];
+  const kept: string[] = [], nums: number[] = [], strs: string[] = [];
   for (const name of names) {
     const st = fs.lstatSync(dir + '/' + name, { bigint: true, throwIfNoEntry: false });
-    if (st) out.push(entryStat(name, st));
+    if (!st) continue;
+    kept.push(name);
+    nums.push(Number(st.mode), Number(st.uid), Number(st.gid), Number(st.nlink), Number(st.size), Number(st.dev));
+    strs.push(st.mtimeNs.toString(), st.ctimeNs.toString(), st.ino.toString());
+  }
+  return { names: kept.join('/'), nums: Float64Array.from(nums), strs: strs.join('/') };
+}
+
+/** The entries of a RawScan. */
+export function scanEntries(r: RawScan): EntryStat[] {
+  const { nums } = r;
+  const count = nums.length / 6;
+  if (count === 0) return [];
+  const names = r.names.split('/'), strs = r.strs.split('/');
+  const out: EntryStat[] = new Array(count);
+  for (let i = 0; i < count; i++) {
+    const k = i * 6, t = i * 3;
+    out[i] = { name: names[i], mode: nums[k], uid: nums[k + 1], gid: nums[k + 2], nlink: nums[k + 3], size: nums[k + 4], dev: nums[k + 5], mtime: strs[t], ctime: strs[t + 1], ino: strs[t + 2] };
   }
   return out;
+}
+
+/** A directory's entries sorted bytewise with their lstat (see rawScan). */
+export function scanDir(dir: string, scan: ScanFn | null = dmfs()?.scanDir ?? null): EntryStat[] {
+  return scanEntries(rawScan(dir, scan));
+}
+
+/** A hash of everything a scan says (names, modes, owners, links, sizes, devices, times, inodes). */
+function scanHash(r: RawScan): string {
+  return createHash('sha256').update(r.names).update('\0').update(r.strs).update(new Uint8Array(r.nums.buffer, r.nums.byteOffset, r.nums.byteLength)).digest('base64');
 }
 
 /**
@@ -161,8 +161,8 @@ export function scanDir(dir: string, scan: ScanFn | null = dmfs()?.scanDir ?? nu
 export async function snapshotDir(rootDir: string, opts: SnapshotOptions): Promise<SnapshotResult> {
   const { chunkSize, store } = opts;
   const treesIn = store ?? opts.treesIn;
-  const oldCache = opts.cache ?? new Map();
-  const cache: StatCache = new Map();
+  const oldCache = opts.cache ?? new StatCache();
+  const cache = new StatCache();
   const trees = new Map<string, Buffer>();
   const inodes = new Map<string, string>();
   const skipped: string[] = [];
@@ -332,7 +332,8 @@ export async function snapshotDir(rootDir: string, opts: SnapshotOptions): Promi
   const isRacy = (st: EntryStat): boolean => racyAfter !== undefined && st.mtime[0] !== '-'
     && (st.mtime.length > racyAfter.length || (st.mtime.length === racyAfter.length && st.mtime >= racyAfter));
 
-  const fileEntry = async (abs: string, rel: string, name: string, st: EntryStat): Promise<TreeEntry> => {
+  /** Reads a file; its entry goes into `rec` when the cache may trust it, else `rec` may not be reused whole. */
+  const fileEntry = async (abs: string, rel: string, name: string, st: EntryStat, rec: DirRecord, mine: Map<string, StatCacheEntry>): Promise<TreeEntry> => {
     const meta = metaOf(st);
     let parts: Promise<string[]>[], read: number, after: BigIntStats;
     if (st.size <= SMALL_FILE) ({ parts, read, after } = await readSmallFile(abs, rel, st.size));
@@ -343,9 +344,12 @@ export async function snapshotDir(rootDir: string, opts: SnapshotOptions): Promi
     const chunks = (await Promise.all(parts)).flat();
     const key = { size: read, ...meta, ctime: st.ctime, ino: st.ino, chunks };
     // Why: a file that changed while we read it may be torn; record it but never trust the cache for it.
-    if (!isRacy(st) && read === st.size && cacheHit(key, entryStat(name, after))) cache.set(rel, key);
+    if (!isRacy(st) && read === st.size && cacheHit(key, entryStat(name, after))) mine.set(name, key);
+    else rec.scan = '';
     files_++;
     bytes += read;
+    rec.files++;
+    rec.bytes += read;
     return { name, type: 'file', ...meta, size: read, chunks };
   };
 
@@ -357,64 +361,110 @@ export async function snapshotDir(rootDir: string, opts: SnapshotOptions): Promi
     return id;
   };
 
+  /**
+   * The first name seen of a file with several hard links ('' when `rel` is that name, and
+   * from then on it is). Later names are stored as links to it.
+   */
+  const firstName = (key: string, rel: string): string => {
+    const first = inodes.get(key);
+    if (first === undefined) { inodes.set(key, rel); return ''; }
+    return first === rel ? '' : first;
+  };
+  /** The names of a directory's hard-linked files with the names they link to, as a record keeps them. */
+  const linksKey = (links: [string, string][]): string => (links.length ? JSON.stringify(links) : '');
+  /** Walked entries, for yielding to the event loop now and then. */
+  let nextYield = 2048;
   const walk = async (absDir: string, relDir: string): Promise<string> => {
-    const entries: (TreeEntry | Promise<TreeEntry>)[] = [];
-    // What the tree is built from: names, stats as the next commit will see them, subtrees, link
-    // targets. When it matches the last commit's, that tree is reused without encoding it again.
-    const fp: (string | Promise<string>)[] | null = treesIn ? [] : null;
-    /** True once a file of this directory is being read (its entry is a promise). */
-    let pending = false;
     // Why synchronous: an lstat answered from the inode cache takes microseconds, a promise
     // round trip through the thread pool far longer (3,000 files: 0.3 s of a no-op commit).
-    for (const st of scanDir(absDir)) {
+    const raw = rawScan(absDir);
+    // Yielding now and then keeps the app's event loop responsive on huge trees.
+    if ((statted += raw.nums.length / 6) >= nextYield) { nextYield = statted + 2048; await new Promise((r) => setImmediate(r)); }
+    const scan = treesIn ? scanHash(raw) : '';
+    const last = oldCache.dirs.get(relDir);
+    /** Trees of subdirectories already walked (when the record looked reusable). */
+    let known: Map<string, string> | undefined;
+    const relOf = (name: string): string => (relDir ? relDir + '/' + name : name);
+    if (last && scan && last.scan === scan && treesIn!.has(last.tree)) {
+      // Nothing in this directory changed: only its subdirectories may have, and which name of a
+      // hard-linked file comes first (that depends on the rest of the walk). When they give what
+      // they gave before, so does this directory, and no entry is looked at one by one. Walked
+      // in the order of the full walk below, which gets the subdirectories' trees from here.
+      known = new Map();
+      const links: [string, string][] = [];
+      const { nums, names } = raw;
+      let strs: string[] | undefined;
+      let at = 0, whole = true;
+      for (let k = 0; k < nums.length && whole; k += 6) {
+        let end = names.indexOf('/', at);
+        if (end < 0) end = names.length;
+        const type = nums[k] & S_IFMT;
+        if (type === S_IFDIR) {
+          const name = names.slice(at, end);
+          known.set(name, await walk(absDir + '/' + name, relOf(name)));
+        } else if (type === S_IFREG) {
+          if (nums[k + 3] > 1) {
+            const name = names.slice(at, end);
+            strs ??= raw.strs.split('/');
+            links.push([name, firstName(`${nums[k + 5]}:${strs[(k / 6) * 3 + 2]}`, relOf(name))]);
+          }
+        } else if (type !== S_IFLNK && type !== S_IFIFO) {
+          // Skipped entries (sockets, devices) are reported at every walk.
+          whole = false;
+        }
+        at = end + 1;
+      }
+      if (whole && [...known.values()].join(' ') === last.subs && linksKey(links) === last.links) {
+        cache.dirs.set(relDir, last);
+        files_ += last.files;
+        bytes += last.bytes;
+        return last.tree;
+      }
+    }
+    const before = last ? entriesOf(last) : undefined;
+    const mine = new Map<string, StatCacheEntry>();
+    // Why no scan without a store: a tree encoded for status alone is not stored.
+    const rec: DirRecord = { scan: store ? scan : '', subs: '', links: '', tree: '', files: 0, bytes: 0, entries: mine };
+    const subs: string[] = [];
+    const links: [string, string][] = [];
+    const entries: (TreeEntry | Promise<TreeEntry>)[] = [];
+    /** True once a file of this directory is being read (its entry is a promise). */
+    let pending = false;
+    for (const st of scanEntries(raw)) {
       const name = st.name;
       const abs = absDir + '/' + name;
-      const rel = relDir ? relDir + '/' + name : name;
-      // Yielding now and then keeps the app's event loop responsive on huge trees.
-      if (++statted % 2048 === 0) await new Promise((r) => setImmediate(r));
+      const rel = relOf(name);
       const meta = metaOf(st);
-      const m = `${name}\0${meta.mode}\0${meta.uid}\0${meta.gid}\0${meta.mtime}`;
       const type = st.mode & S_IFMT;
       if (type === S_IFDIR) {
-        const tree = await walk(abs, rel);
-        fp?.push('d' + m + '\0' + tree);
+        const tree = known?.get(name) ?? await walk(abs, rel);
+        subs.push(tree);
         entries.push({ name, type: 'dir', ...meta, tree });
       } else if (type === S_IFLNK) {
-        const target = fs.readlinkSync(abs);
-        fp?.push('l' + m + '\0' + target);
-        entries.push({ name, type: 'symlink', ...meta, target });
+        entries.push({ name, type: 'symlink', ...meta, target: fs.readlinkSync(abs) });
       } else if (type === S_IFREG) {
         if (st.nlink > 1) {
-          const key = `${st.dev}:${st.ino}`;
-          const first = inodes.get(key);
-          if (first !== undefined) { fp?.push(`h${name}\0${first}`); entries.push({ name, type: 'hardlink', link: first }); continue; }
-          inodes.set(key, rel);
+          const first = firstName(`${st.dev}:${st.ino}`, rel);
+          links.push([name, first]);
+          if (first) { entries.push({ name, type: 'hardlink', link: first }); continue; }
         }
         const size = st.size;
-        const old = oldCache.get(rel);
+        const old = before?.get(name);
         if (cacheHit(old, st)) {
-          if (!isRacy(st)) cache.set(rel, old!);
+          if (isRacy(st)) rec.scan = ''; else mine.set(name, old!);
           files_++;
           bytes += size;
-          // The same line as for a file that was read (below), so the commit after one that read
-          // everything reuses its trees.
-          fp?.push(`F${m}\0${size}\0${st.ctime}\0${st.ino}\0${joinedChunks(old!)}`);
+          rec.files++;
+          rec.bytes += size;
           entries.push({ name, type: 'file', ...meta, size, chunks: old!.chunks });
         } else {
-          const e = fileEntry(abs, rel, name, st);
+          const e = fileEntry(abs, rel, name, st, rec, mine);
           e.catch(() => {});
-          // Why the chunk ids of a file that was read: its stat may match the last commit's while
-          // its content changed within the same clock tick (a racy file is read every time).
-          const line = e.then((t) => `F${m}\0${size}\0${st.ctime}\0${st.ino}\0${(t as { chunks: string[] }).chunks.join('')}`);
-          // Why: when the walk fails further on, nothing awaits this line (the failure is thrown).
-          line.catch(() => {});
-          fp?.push(line);
           tasks.push(e);
           entries.push(e);
           pending = true;
         }
       } else if (type === S_IFIFO) {
-        fp?.push('p' + m);
         entries.push({ name, type: 'fifo', ...meta });
       } else {
         // Sockets and device nodes are runtime objects, not data: skipped and reported.
@@ -423,17 +473,15 @@ export async function snapshotDir(rootDir: string, opts: SnapshotOptions): Promi
     }
     // Its files' chunk ids come from the batch: hand it over before waiting for them.
     if (pending) requestFlush();
-    const key = relDir + '/';
     // Why only when something is pending: Promise.all makes a promise per element, and on a
-    // no-op commit of 3,000 files that was 6,000 promises (each one also seen by the lock's
+    // commit of 3,000 files that was 6,000 promises (each one also seen by the lock's
     // async-context hooks) for values that were all there.
-    const hash = fp && createHash('sha256').update((pending ? await Promise.all(fp) : (fp as string[])).join('\n')).digest('base64');
-    const last = hash ? oldCache.get(key) : undefined;
-    if (last?.tree && last.fp === hash && treesIn!.has(last.tree)) { cache.set(key, last); return last.tree; }
-    const tree = await putTree({ v: 1, entries: pending ? await Promise.all(entries) : (entries as TreeEntry[]) });
-    // Why only with a store: a tree encoded for status alone is not stored, so no record may name it.
-    if (hash && store) cache.set(key, { size: 0, mtime: '', ctime: '', ino: '', mode: 0, uid: 0, gid: 0, chunks: [], tree, fp: hash });
-    return tree;
+    rec.tree = await putTree({ v: 1, entries: pending ? await Promise.all(entries) : (entries as TreeEntry[]) });
+    rec.subs = subs.join(' ');
+    rec.links = linksKey(links);
+    // The old record when nothing in it changed, so that an unchanged cache is not written again.
+    cache.dirs.set(relDir, last && sameRecord(last, rec) ? last : rec);
+    return rec.tree;
   };
 
   const rootSt = await fsp.lstat(rootDir, { bigint: true });
@@ -452,14 +500,4 @@ export async function snapshotDir(rootDir: string, opts: SnapshotOptions): Promi
     throw e;
   }
   return { root: { ...metaOf(entryStat('', rootSt)), tree, files: files_, bytes }, trees, cache, readFiles, readBytes, skipped };
-}
-
-/** Parses a stat cache of the first format (a JSON string per subdot); a damaged cache is simply empty (it is rebuildable). */
-export function decodeCache(s: string | undefined): StatCache {
-  if (!s) return new Map();
-  try {
-    const j = JSON.parse(s);
-    if (j.v !== 1 || !Array.isArray(j.entries)) return new Map();
-    return new Map(j.entries);
-  } catch { return new Map(); }
 }

@@ -9,7 +9,7 @@ import { PackStore } from './pack-store';
 import { StoreLock } from './lock';
 import { atomicWrite, atomicSymlink, appendLine, readIfExists, isNotFound, exists, mkdirp } from './fsutil';
 import { Commit, decodeCommit, encodeCommit } from './model';
-import { StatCache, StatCacheEntry, decodeCache } from './snapshot';
+import { StatCache, decodeCaches, encodeCaches } from './stat-cache';
 import { isObjectId } from './objects';
 import { crashPoint } from './crash';
 import { defaultHome } from './defaults';
@@ -331,41 +331,31 @@ export class Engine {
   /** The stat cache of a gen. */
   async readCache(dot: string, gen: string): Promise<Record<string, StatCache>> {
     const file = this.cachePath(dot, gen);
-    // Why remembered: parsing a cache of 3,000 files is 7 ms of every commit, status and dm list
+    // Why remembered: reading and splitting the cache is part of every commit, status and dm list
     // in the app and dm serve. A rewrite is always a new file (atomic rename), so the same inode,
     // size and change time mean the same content, whichever process wrote it. Callers never
-    // modify what they get (snapshotDir copies entries into a new cache).
+    // modify what they get (snapshotDir builds a new cache, reusing the records that still hold;
+    // parsing a record's entries on first use changes nothing it says).
     const st = await fsp.stat(file, { bigint: true }).catch(() => undefined);
     const key = st && `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
     const known = this.parsedCaches.get(file);
     if (key && known?.key === key) return known.caches;
     const s = await readIfExists(file);
-    const out: Record<string, StatCache> = {};
-    if (!s) return out;
+    if (!s) return {};
+    const out = decodeCaches(s);
     if (key) {
       this.parsedCaches.delete(file);
       this.parsedCaches.set(file, { key, caches: out });
       // A handful of gens at most (branches switched between); the oldest goes first.
       if (this.parsedCaches.size > 8) this.parsedCaches.delete(this.parsedCaches.keys().next().value!);
     }
-    try {
-      const j = JSON.parse(s);
-      if (j?.v === 2 && j.subdots && typeof j.subdots === 'object') {
-        for (const [k, v] of Object.entries(j.subdots)) if (Array.isArray(v)) out[k] = new Map(v as [string, StatCacheEntry][]);
-      } else {
-        // Caches written before 2026-11-22: one JSON string per subdot.
-        for (const [k, v] of Object.entries(j)) out[k] = decodeCache(v as string);
-      }
-    } catch { /* rebuildable */ }
     return out;
   }
 
-  /** Saves the stat cache of a gen (one JSON document: parsing it is part of every commit). */
+  /** Saves the stat cache of a gen (see encodeCaches). */
   async writeCache(dot: string, gen: string, caches: Record<string, StatCache>): Promise<void> {
-    const subdots: Record<string, [string, StatCacheEntry][]> = {};
-    for (const [k, v] of Object.entries(caches)) subdots[k] = [...v];
     await mkdirp(path.join(this.dotDir(dot), 'cache'));
-    await atomicWrite(this.cachePath(dot, gen), JSON.stringify({ v: 2, subdots }));
+    await atomicWrite(this.cachePath(dot, gen), encodeCaches(caches));
   }
 
   // ---- commits -----------------------------------------------------------------------------
