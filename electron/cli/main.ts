@@ -100,7 +100,9 @@ export async function run(argv: string[], service?: DotdeskService): Promise<num
     b.events.on('event', (e: DotdeskEvent) => { if (e.type === 'progress' && (b.mine?.(e) ?? true)) printer.update(e.progress); });
     const ctx: Ctx = {
       api: backend.api, out: (s) => { printer.done(); process.stdout.write(s + '\n'); }, err: (s) => { printer.done(); process.stderr.write(s + '\n'); },
-      interactive: !!process.stdin.isTTY && !has(p, 'non-interactive'), ask: askTerminal,
+      // Why a getter: process.stdin builds a stream (13 ms of every command, for the few that ask).
+      get interactive() { return !!process.stdin.isTTY && !has(p, 'non-interactive'); },
+      ask: askTerminal,
     };
     const code = await fn(ctx, p);
     printer.done();
