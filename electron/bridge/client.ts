@@ -1,11 +1,11 @@
 import { EventEmitter } from 'node:events';
-import * as http from 'node:http';
 import { API_METHODS } from '../contract/api';
 import type { DotdeskApi, DotdeskEvent } from '../contract/api';
 import { DmError, fromErrorInfo, isErrorInfo } from '../contract/errors';
 import { CALL_ID_HEADER, STREAM_HEADER, type Envelope } from './dispatch';
 import type { WebSocketConn } from './websocket';
 import { liveAdvert, type Advert } from './advert';
+import { exchange } from './raw-http';
 
 /** Parses a bridge URL as printed by `dm serve --ui` (http://127.0.0.1:PORT/#token=…). */
 export function parseBridgeUrl(url: string): { origin: string; token: string } {
@@ -47,56 +47,37 @@ function newCallId(): string {
 }
 
 /**
- * POSTs JSON with node:http (keeps working where global fetch is missing or proxied). With
- * `onEvent`, asks for the answer as a stream (STREAM_HEADER): each event line goes to onEvent,
- * and the `done` line is the answer.
+ * POSTs JSON to the bridge (see exchange). With `onEvent`, asks for the answer as a stream
+ * (STREAM_HEADER): each event line goes to onEvent, and the `done` line is the answer.
  */
-function post(origin: string, path: string, token: string, body: string, callId: string, onEvent?: (e: DotdeskEvent) => void): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const u = new URL(path, origin);
-    const req = http.request({
-      host: u.hostname, port: u.port, path: u.pathname, method: 'POST', agent: false,
-      headers: {
-        'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), Authorization: `Bearer ${token}`, [CALL_ID_HEADER]: callId,
-        ...(onEvent ? { [STREAM_HEADER]: '1' } : {}),
-      },
-    }, (res) => {
-      const streamed = !!onEvent && /^application\/x-ndjson/.test(res.headers['content-type'] ?? '');
-      const chunks: Buffer[] = [];
-      const lines = new LineSplitter();
-      let done: string | undefined;
-      res.on('data', (c: Buffer) => {
-        if (!streamed) { chunks.push(c); return; }
-        for (const one of lines.push(c)) {
-          let m: { event?: DotdeskEvent; done?: unknown };
-          try { m = JSON.parse(one); } catch { continue; }
-          if (m.event) onEvent!(m.event);
-          else if (m.done !== undefined) done = JSON.stringify(m.done);
-        }
-      });
-      res.on('end', () => {
-        if (streamed && done === undefined) { reject(new Error('the answer stream ended before its result')); return; }
-        resolve({ status: res.statusCode ?? 0, text: streamed ? done! : Buffer.concat(chunks).toString('utf8') });
-      });
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(body);
+async function post(origin: string, path: string, token: string, body: string, callId: string, onEvent?: (e: DotdeskEvent) => void): Promise<{ status: number; text: string }> {
+  let status = 0, streamed = false;
+  const chunks: Buffer[] = [];
+  const lines = new LineSplitter();
+  let done: string | undefined;
+  await exchange(origin, 'POST', path, {
+    'Content-Type': 'application/json', Authorization: `Bearer ${token}`, [CALL_ID_HEADER]: callId, ...(onEvent ? { [STREAM_HEADER]: '1' } : {}),
+  }, body, (h) => {
+    status = h.status;
+    streamed = !!onEvent && /^application\/x-ndjson/.test(h.headers['content-type'] ?? '');
+  }, (c) => {
+    if (!streamed) { chunks.push(c); return; }
+    for (const one of lines.push(c)) {
+      let m: { event?: DotdeskEvent; done?: unknown };
+      try { m = JSON.parse(one); } catch { continue; }
+      if (m.event) onEvent!(m.event);
+      else if (m.done !== undefined) done = JSON.stringify(m.done);
+    }
   });
+  if (streamed && done === undefined) throw new Error('the answer stream ended before its result');
+  return { status, text: streamed ? done! : Buffer.concat(chunks).toString('utf8') };
 }
 
 /** GETs a bridge path; resolves with the status (rejects when nothing answers). */
-function get(origin: string, path: string, token: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const u = new URL(path, origin);
-    const req = http.request({ host: u.hostname, port: u.port, path: u.pathname, method: 'GET', agent: false, headers: { Authorization: `Bearer ${token}` } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end();
-  });
+async function get(origin: string, path: string, token: string): Promise<number> {
+  let status = 0;
+  await exchange(origin, 'GET', path, { Authorization: `Bearer ${token}` }, undefined, (h) => { status = h.status; }, () => {});
+  return status;
 }
 
 /** The DotdeskApi over a running bridge: lets the CLI or the Electron app attach to `dm serve`. */
