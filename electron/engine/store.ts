@@ -340,9 +340,9 @@ export class Engine {
     const key = st && `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
     const known = this.parsedCaches.get(file);
     if (key && known?.key === key) return known.caches;
-    const s = await readIfExists(file);
-    if (!s) return {};
-    const out = decodeCaches(s);
+    let bytes: Buffer;
+    try { bytes = await fsp.readFile(file); } catch (e) { if (isNotFound(e)) return {}; throw e; }
+    const out = decodeCaches(bytes);
     if (key) {
       this.parsedCaches.delete(file);
       this.parsedCaches.set(file, { key, caches: out });
