@@ -40,8 +40,10 @@ export class StoreLock {
     let warned = false;
     for (let delay = 20; ; delay = Math.min(delay * 2, 250)) {
       try {
+        // Why no fsync: a lock names a live process. After a machine crash no process holds it,
+        // and its file, whole (a dead pid) or empty (readLock: stale after 5 s), is broken as stale.
         const fh = await fsp.open(file, 'wx', 0o644);
-        try { await fh.writeFile(JSON.stringify(info)); await fh.sync(); } finally { await fh.close(); }
+        try { await fh.writeFile(JSON.stringify(info)); } finally { await fh.close(); }
         return new StoreLock(file, token);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
