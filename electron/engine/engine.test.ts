@@ -259,6 +259,9 @@ test('the addon\'s directory scan gives what lstat gives, sorted bytewise, and r
     await fsp.writeFile(Buffer.concat([Buffer.from(dir + '/bad'), Buffer.from([0xff])]), 'x');
     for (const scan of [undefined, null]) assert.throws(() => scanDir(dir, scan), (e: any) => e.code === 'UNSUPPORTED_FILE' && /626164ff/.test(e.message));
     assert.throws(() => scanDir(path.join(dir, 'missing')), (e: any) => e.code === 'ENOENT');
+    // Errors keep the name Node gives them (a path past PATH_MAX, as a deep tree of long names has).
+    const tooLong = path.join(dir, ...Array.from({ length: 40 }, () => 'n'.repeat(120)));
+    for (const scan of [undefined, null]) assert.throws(() => scanDir(tooLong, scan), (e: any) => e.code === 'ENAMETOOLONG');
   } finally { await fsp.rm(dir, { recursive: true, force: true }); }
 });
 

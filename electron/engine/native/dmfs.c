@@ -13,12 +13,27 @@
 #include <dirent.h>
 #include <unistd.h>
 
+// The errno's name as Node names it (error.code). Written out instead of strerrorname_np, which
+// glibc has only since 2.32. An errno not listed here is "EIO".
+static const char *errno_name(int err) {
+  switch (err) {
+    case ENOENT: return "ENOENT"; case EPERM: return "EPERM"; case EACCES: return "EACCES";
+    case ENOTDIR: return "ENOTDIR"; case EISDIR: return "EISDIR"; case ELOOP: return "ELOOP";
+    case ENAMETOOLONG: return "ENAMETOOLONG"; case ENOMEM: return "ENOMEM"; case EMFILE: return "EMFILE";
+    case ENFILE: return "ENFILE"; case ENOSPC: return "ENOSPC"; case EDQUOT: return "EDQUOT";
+    case EROFS: return "EROFS"; case EINVAL: return "EINVAL"; case EBADF: return "EBADF";
+    case EEXIST: return "EEXIST"; case EBUSY: return "EBUSY"; case EXDEV: return "EXDEV";
+    case EFBIG: return "EFBIG"; case EOVERFLOW: return "EOVERFLOW"; case ENOTEMPTY: return "ENOTEMPTY";
+    case EAGAIN: return "EAGAIN"; case EINTR: return "EINTR"; case ESTALE: return "ESTALE";
+    default: return "EIO";
+  }
+}
+
 static napi_value throw_errno(napi_env env, const char *syscall, int err) {
   char msg[256];
   snprintf(msg, sizeof msg, "%s: %s", syscall, strerror(err));
   napi_value code, message, error;
-  const char *name = err == ENOENT ? "ENOENT" : err == EPERM ? "EPERM" : err == EACCES ? "EACCES" : err == ENOTDIR ? "ENOTDIR"
-    : err == ELOOP ? "ELOOP" : err == ENOMEM ? "ENOMEM" : err == EMFILE ? "EMFILE" : "EIO";
+  const char *name = errno_name(err);
   napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code);
   napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message);
   napi_create_error(env, code, message, &error);
