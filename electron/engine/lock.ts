@@ -1,4 +1,4 @@
-import { promises as fsp, readFileSync } from 'node:fs';
+import { promises as fsp, readFileSync, openSync, writeFileSync, closeSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import { DmError } from '../contract/errors';
 import { isNotFound } from './fsutil';
@@ -42,8 +42,9 @@ export class StoreLock {
       try {
         // Why no fsync: a lock names a live process. After a machine crash no process holds it,
         // and its file, whole (a dead pid) or empty (readLock: stale after 5 s), is broken as stale.
-        const fh = await fsp.open(file, 'wx', 0o644);
-        try { await fh.writeFile(JSON.stringify(info)); } finally { await fh.close(); }
+        // Synchronous, as the other small metadata calls (see fsutil.ts).
+        const fd = openSync(file, 'wx', 0o644);
+        try { writeFileSync(fd, JSON.stringify(info)); } finally { closeSync(fd); }
         return new StoreLock(file, token);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
@@ -62,14 +63,14 @@ export class StoreLock {
   /** Releases the lock if it is still ours. */
   async release(): Promise<void> {
     const cur = await readLock(this.file);
-    if (cur && cur.token === this.token) await fsp.rm(this.file, { force: true });
+    if (cur && cur.token === this.token) rmSync(this.file, { force: true });
   }
 }
 
 /** Reads a lock file; undefined when absent. A half-written lock counts as held by an unknown live process. */
 export async function readLock(file: string): Promise<LockInfo | undefined> {
   let s: string;
-  try { s = await fsp.readFile(file, 'utf8'); } catch (e) { if (isNotFound(e)) return undefined; throw e; }
+  try { s = readFileSync(file, 'utf8'); } catch (e) { if (isNotFound(e)) return undefined; throw e; }
   try { return JSON.parse(s) as LockInfo; } catch {
     // Why: a writer killed between create and write leaves an empty file; after 5 s treat it as stale.
     const st = await fsp.stat(file).catch(() => undefined);

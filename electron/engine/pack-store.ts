@@ -1,4 +1,4 @@
-import { promises as fsp, readFileSync, write as fsWrite } from 'node:fs';
+import { promises as fsp, readFileSync, readdirSync, write as fsWrite } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
@@ -280,7 +280,7 @@ export class PackStore implements ObjectStore {
   async reload(): Promise<void> {
     const next = new PackIndex();
     let names: string[];
-    try { names = await fsp.readdir(this.dir); } catch (e) { if (isNotFound(e)) names = []; else throw e; }
+    try { names = readdirSync(this.dir); } catch (e) { if (isNotFound(e)) names = []; else throw e; }
     const present = new Set<string>();
     const bufs: [string, Buffer][] = [];
     for (const n of names.filter((x) => x.startsWith('pack-') && x.endsWith('.pack'))) {

@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -7,7 +8,7 @@ import { validateName } from '../contract/names';
 import type { CommitInfo, OpEntry } from '../contract/models';
 import { PackStore } from './pack-store';
 import { StoreLock } from './lock';
-import { atomicWrite, atomicSymlink, appendLine, readIfExists, isNotFound, exists, mkdirp } from './fsutil';
+import { atomicWrite, atomicSymlink, appendLine, readIfExists, readdirOrEmpty, isNotFound, exists, mkdirp } from './fsutil';
 import { Commit, decodeCommit, encodeCommit } from './model';
 import { StatCache, decodeCaches, encodeCaches } from './stat-cache';
 import { isObjectId } from './objects';
@@ -179,7 +180,7 @@ export class Engine {
   // ---- dots --------------------------------------------------------------------------------
   /** Names of all dots, sorted. */
   async dotNames(): Promise<string[]> {
-    const names = await fsp.readdir(path.join(this.home, 'dots')).catch(() => [] as string[]);
+    const names = readdirOrEmpty(path.join(this.home, 'dots'));
     return names.filter((n) => !n.startsWith('.')).sort();
   }
 
@@ -243,7 +244,7 @@ export class Engine {
 
   /** Branch names of a dot, sorted (master first). */
   async branchNames(dot: string): Promise<string[]> {
-    const names = (await fsp.readdir(path.join(this.dotDir(dot), 'refs')).catch(() => [] as string[])).filter((n) => !n.startsWith('.'));
+    const names = readdirOrEmpty(path.join(this.dotDir(dot), 'refs')).filter((n) => !n.startsWith('.'));
     return names.sort((a, b) => (a === 'master' ? -1 : b === 'master' ? 1 : a < b ? -1 : a > b ? 1 : 0));
   }
 
@@ -296,7 +297,8 @@ export class Engine {
   // ---- working states ----------------------------------------------------------------------
   /** The gen (working directory id) a branch's working link points at. */
   async genOf(dot: string, branch: string): Promise<string | undefined> {
-    try { return path.basename(await fsp.readlink(this.workLink(dot, branch))); } catch (e) { if (isNotFound(e)) return undefined; throw e; }
+    // Synchronous: see fsutil.ts.
+    try { return path.basename(fs.readlinkSync(this.workLink(dot, branch))); } catch (e) { if (isNotFound(e)) return undefined; throw e; }
   }
 
   /** The working root of a branch (containing one directory per subdot). */
@@ -309,7 +311,8 @@ export class Engine {
   /** Subdots present in a branch's working state, sorted. */
   async subdotNames(dot: string, branch?: string): Promise<string[]> {
     const root = await this.workRoot(dot, branch ?? (await this.currentBranch(dot)));
-    const names = await fsp.readdir(root, { withFileTypes: true }).catch(() => []);
+    let names: fs.Dirent[];
+    try { names = fs.readdirSync(root, { withFileTypes: true }); } catch { names = []; }
     return names.filter((d) => d.isDirectory() && !d.name.startsWith('.')).map((d) => d.name).sort();
   }
 
@@ -336,12 +339,13 @@ export class Engine {
     // size and change time mean the same content, whichever process wrote it. Callers never
     // modify what they get (snapshotDir builds a new cache, reusing the records that still hold;
     // parsing a record's entries on first use changes nothing it says).
-    const st = await fsp.stat(file, { bigint: true }).catch(() => undefined);
+    let st: fs.BigIntStats | undefined;
+    try { st = fs.statSync(file, { bigint: true, throwIfNoEntry: false }); } catch { st = undefined; }
     const key = st && `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
     const known = this.parsedCaches.get(file);
     if (key && known?.key === key) return known.caches;
     let bytes: Buffer;
-    try { bytes = await fsp.readFile(file); } catch (e) { if (isNotFound(e)) return {}; throw e; }
+    try { bytes = fs.readFileSync(file); } catch (e) { if (isNotFound(e)) return {}; throw e; }
     const out = decodeCaches(bytes);
     if (key) {
       this.parsedCaches.delete(file);
