@@ -441,14 +441,15 @@ export class Engine {
 
   /** The last sequence number of the operation log, read from its tail (the log only grows). */
   private async lastSeq(): Promise<number> {
-    let fh;
-    try { fh = await fsp.open(path.join(this.home, 'oplog'), 'r'); } catch (e) { if (isNotFound(e)) return 0; throw e; }
+    // Synchronous, as the other small metadata reads (see fsutil.ts).
+    let fd: number;
+    try { fd = fs.openSync(path.join(this.home, 'oplog'), 'r'); } catch (e) { if (isNotFound(e)) return 0; throw e; }
     try {
-      const { size } = await fh.stat();
+      const { size } = fs.fstatSync(fd);
       for (let want = 8192; ; want *= 4) {
         const len = Math.min(size, want);
         const buf = Buffer.alloc(len);
-        await fh.read(buf, 0, len, size - len);
+        fs.readSync(fd, buf, 0, len, size - len);
         const lines = buf.toString('utf8').split('\n').filter(Boolean);
         if (len < size) lines.shift(); // the first line may be cut
         for (let i = lines.length - 1; i >= 0; i--) {
@@ -456,7 +457,7 @@ export class Engine {
         }
         if (len === size) return 0;
       }
-    } finally { await fh.close(); }
+    } finally { fs.closeSync(fd); }
   }
 
   /** The operation log, oldest first, with undone entries marked. */
