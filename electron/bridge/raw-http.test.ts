@@ -3,7 +3,7 @@ import * as assert from 'node:assert/strict';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { exchange, type AnswerHead } from './raw-http';
+import { exchange, parseHttpAnswer, type AnswerHead } from './raw-http';
 
 /** A TCP server on 127.0.0.1 that handles each connection with `onConn`; returns its origin. */
 async function serve(onConn: (s: net.Socket, request: Promise<string>) => void): Promise<{ origin: string; close: () => void }> {
@@ -75,4 +75,12 @@ test('node:http servers answer it as they answer browsers: a body streamed in pa
     const g = await run(origin);
     assert.deepEqual([g.head?.status, g.body], [204, '']);
   } finally { server.close(); }
+});
+
+test('parseHttpAnswer reads a whole answer, joins a chunked body, and refuses what is not HTTP', () => {
+  assert.deepEqual(parseHttpAnswer(Buffer.from('HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n[{"Id":"c1"}]')), { status: 200, text: '[{"Id":"c1"}]' });
+  assert.deepEqual(parseHttpAnswer(Buffer.from('HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{"mes\r\n10\r\nsage":"no such"}\r\n0\r\n\r\n')), { status: 404, text: '{"message":"no such"}' });
+  assert.deepEqual(parseHttpAnswer(Buffer.from('HTTP/1.1 200 OK\r\n\r\n')), { status: 200, text: '' });
+  assert.throws(() => parseHttpAnswer(Buffer.from('SSH-2.0-OpenSSH\r\n')), /not HTTP/);
+  assert.throws(() => parseHttpAnswer(Buffer.from('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nff\r\nshort')), /ended inside a chunk/);
 });

@@ -7,7 +7,7 @@ import * as http from 'node:http';
 import { DmError } from '../contract/errors';
 import { DotdeskService } from '../service/service';
 import { containerHooks } from '../service/create';
-import { parseHttpAnswer, DockerGateway, DockerApi, isUnreachable } from './gateway';
+import { DockerGateway, DockerApi, isUnreachable } from './gateway';
 
 type State = 'running' | 'paused' | 'exited';
 interface FakeC { Id: string; name: string; State: State; mounts: { Name: string; Driver: string }[]; labels?: Record<string, string>; failPause?: boolean; failStart?: boolean }
@@ -207,12 +207,4 @@ test('a long-running gateway sees a container started a moment ago; concurrent a
   listings = 0;
   await Promise.all([g.containersOf('p_app'), g.containersOf('solo'), g.containersOf('other')]);
   assert.equal(listings, 1);
-});
-
-test('parseHttpAnswer reads a whole answer, joins a chunked body, and refuses what is not HTTP', () => {
-  assert.deepEqual(parseHttpAnswer(Buffer.from('HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n[{"Id":"c1"}]')), { status: 200, text: '[{"Id":"c1"}]' });
-  assert.deepEqual(parseHttpAnswer(Buffer.from('HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{"mes\r\n10\r\nsage":"no such"}\r\n0\r\n\r\n')), { status: 404, text: '{"message":"no such"}' });
-  assert.deepEqual(parseHttpAnswer(Buffer.from('HTTP/1.1 200 OK\r\n\r\n')), { status: 200, text: '' });
-  assert.throws(() => parseHttpAnswer(Buffer.from('SSH-2.0-OpenSSH\r\n')), /not HTTP/);
-  assert.throws(() => parseHttpAnswer(Buffer.from('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nff\r\nshort')), /ended inside a chunk/);
 });

@@ -57,11 +57,6 @@ export class PackIndex {
   /** Number of distinct ids. */
   get size(): number { this.table(); return this.used; }
 
-  /** Makes room for `n` more ids at once (saves rehashing while packs are added one by one). */
-  reserve(n: number): void {
-    if (this.built && (this.used + n) * 2 > this.slots.length) this.grow(this.used + n);
-  }
-
   /** Builds the hash table over every pack added so far (later packs are added to it). */
   private table(): void {
     if (this.built) return;

@@ -303,7 +303,6 @@ export class PackStore implements ObjectStore {
       this.loaded.set(pack, buf);
       bufs.push([pack, buf]);
     }
-    next.reserve(bufs.reduce((n, [, b]) => n + b.readUInt32BE(8), 0));
     for (const [pack, buf] of bufs) next.add(pack, buf);
     for (const p of [...this.loaded.keys()]) if (!present.has(p)) this.loaded.delete(p);
     this.index = next;
