@@ -97,6 +97,12 @@ export class ChunkPool {
 
   constructor(private readonly size = workerCount()) {}
 
+  /** Starts the workers before the first job (they boot in the background). */
+  prestart(): void {
+    if (this.closed) return;
+    this.start();
+  }
+
   private start(): void {
     if (this.closed) throw new Error('chunk pool is closed');
     while (this.slots.length < this.size) {

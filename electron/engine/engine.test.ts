@@ -377,6 +377,46 @@ test('gc removes what no ref or reflog reaches and keeps everything reachable', 
   } finally { await done(); }
 });
 
+test('checkout writes all subdots at once: big files come back whole with their all-zero chunks left as holes; a damaged chunk fails it and makes no branch', async () => {
+  const { e, done } = await fresh();
+  try {
+    await e.createDot('app');
+    const db = await e.workDir('app', 'db', { create: true });
+    const up = await e.workDir('app', 'uploads', { create: true });
+    const MiB = 1024 * 1024;
+    // A relation file with an empty middle (8 MiB of zero pages), and uploads of both sizes.
+    const rel = Buffer.concat([randomBytes(3 * MiB), Buffer.alloc(8 * MiB), randomBytes(2 * MiB), Buffer.from('tail')]);
+    await write(path.join(db, 'base/1/16396'), rel);
+    const files: Record<string, Buffer> = { 'video/clip.mp4': randomBytes(5 * MiB + 17) };
+    for (let i = 0; i < 30; i++) files[`img/${i}.jpg`] = randomBytes(1000 + i * 3000);
+    for (const [n, b] of Object.entries(files)) await write(path.join(up, n), b);
+    const c = await commit(e, 'app', { message: 'v1' });
+
+    await checkout(e, 'app', 'copy', { create: true });
+    const copyDb = await e.workDir('app', 'db');
+    const copyUp = await e.workDir('app', 'uploads');
+    assert.notEqual(copyDb, db);
+    assert.ok((await fsp.readFile(path.join(copyDb, 'base/1/16396'))).equals(rel));
+    for (const [n, b] of Object.entries(files)) assert.ok((await fsp.readFile(path.join(copyUp, n))).equals(b), n);
+    // Blocks are reserved for the data only: the zero chunks stay holes (13 MiB file, 5 MiB of data).
+    const st = await fsp.stat(path.join(copyDb, 'base/1/16396'));
+    assert.equal(st.size, rel.length);
+    assert.ok(st.blocks * 512 >= 5 * MiB && st.blocks * 512 < 7 * MiB, `${st.blocks * 512} bytes allocated`);
+
+    // A flipped byte in the middle of the big upload: the checkout fails naming the damage, and
+    // the branch it would have made does not exist.
+    const pack = e.objects as unknown as { locate(id: string): { pack: string; offset: number } | undefined };
+    const { objectId } = await import('./objects');
+    const loc = pack.locate(objectId('chunk', files['video/clip.mp4'].subarray(2 * e.chunkSize, 3 * e.chunkSize)))!;
+    const buf = await fsp.readFile(loc.pack);
+    buf[loc.offset + 100] ^= 0x01;
+    await fsp.chmod(loc.pack, 0o644);
+    await fsp.writeFile(loc.pack, buf);
+    await assert.rejects(checkout(e, 'app', 'broken', { create: true, from: c.id }), (err: any) => err.code === 'STORE_CORRUPT');
+    assert.ok(!(await listBranches(e, 'app')).some((b) => b.name === 'broken'));
+  } finally { await done(); }
+});
+
 test('verify names the damaged object and the affected branch after a flipped byte', async () => {
   const { e, home, done } = await fresh();
   try {

@@ -2,7 +2,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { ProgressEvent } from '../contract/models';
 import { Engine, newGenId } from './store';
-import { materialize, statCacheFor, MaterializedFile } from './materialize';
+import { materialize, statCacheFor, MaterializedFile, flushed } from './materialize';
 import { StatCache } from './stat-cache';
 
 /**
@@ -20,16 +20,22 @@ export async function buildGen(engine: Engine, dot: string, commitId: string | n
   let done = 0;
   let total = 0;
   if (commitId) {
+    engine.objects.prepareWrites?.();
     const c = await engine.readCommit(commitId);
     for (const r of Object.values(c.subdots)) total += r.bytes;
-    for (const [sub, r] of Object.entries(c.subdots)) {
+    // All subdots at once: materialize() shares its limits across calls, so the small files of
+    // one are created while the big files of another are written.
+    const results = await Promise.allSettled(Object.entries(c.subdots).map(async ([sub, r]) => {
       opts.onProgress?.({ op: opts.op, phase: 'writing', subdot: sub, doneBytes: done, totalBytes: total });
       files[sub] = await materialize(engine.objects, r, path.join(root, sub), {
         chunkSize: engine.chunkSize,
         reuse: opts.reuseGen ? { dir: path.join(engine.genDir(dot, opts.reuseGen), sub), cache: reuseCaches[sub] ?? new Map() } : undefined,
         onBytes: (n) => { done += n; opts.onProgress?.({ op: opts.op, phase: 'writing', subdot: sub, doneBytes: done, totalBytes: total }); },
       });
-    }
+    }));
+    // Why settle all first: the caller removes the gen on failure, which must not race writes.
+    await flushed();
+    for (const r of results) if (r.status === 'rejected') throw r.reason;
   }
   // Subdots Docker already uses but that are not in the commit stay mountable (empty).
   for (const sub of opts.extraSubdots ?? []) if (!files[sub]) { await fsp.mkdir(path.join(root, sub), { recursive: true, mode: 0o755 }); files[sub] = []; }

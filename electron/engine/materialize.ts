@@ -5,7 +5,7 @@ import { ObjectStore, objectId } from './objects';
 import { SubdotRoot, Tree, TreeEntry, Meta, decodeTree, safeRelPath } from './model';
 import { cacheHit, entryStat } from './snapshot';
 import { StatCache, StatCacheEntry } from './stat-cache';
-import { setTimesNs } from './native';
+import { setTimesNs, allocate } from './native';
 import { DmError } from '../contract/errors';
 import { crashPoint } from './crash';
 import { openDirect } from './direct-io';
@@ -15,16 +15,49 @@ const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 const RUN_BYTES = 2 * 1024 * 1024;
 /** Runs in flight per file (decompressed, verified and written by the worker pool). */
 const RUN_WINDOW = 4;
-/** Runs in flight in all, whatever the number of files (bounds the workers' buffers: RUN_BYTES each). */
-const RUN_LIMIT = 16;
 /**
- * Files written at once. Small files are a chain of metadata calls each (create, truncate,
- * close, chown, chmod, times), so more files at once keep the workers busier: checkout -b of
- * the 1.85 GiB bench state, alternating, 12 files 4.09-4.71 s against 4 files 4.27-5.20 s
- * (medians 4.50 and 4.85; DM_FILE_WINDOW to try others). 16 and 32 did not do better: creating
- * files in one directory spins on its lock.
+ * Limits shared by every materialize() running in this process (buildGen writes all subdots at
+ * once), so the process as a whole keeps the workers and the disk busy without flooding them.
  */
-const FILE_WINDOW = Number(process.env.DM_FILE_WINDOW) || 12;
+const lanes = {
+  /** Runs in flight in all (bounds the workers' buffers: RUN_BYTES each). */
+  runs: gate(16),
+  /**
+   * Big files written at once, biggest first, each with RUN_WINDOW runs in flight. Why a lane
+   * of their own: small files are a chain of metadata calls each (create, write, chown, chmod,
+   * times) that leaves the disk idle, and big files keep it busy meanwhile.
+   */
+  big: gate(Number(process.env.DM_BIG_WINDOW) || 3, true),
+  /**
+   * Small files created at once. More keep the workers busier, but files created at once in one
+   * directory wait on its lock (16 and 32 did no better than 12 when every file shared a lane).
+   */
+  small: gate(Number(process.env.DM_FILE_WINDOW) || 8),
+};
+/** Bytes written directly after which a background flush starts (see writeBehind). */
+const FLUSH_EVERY = (Number(process.env.DM_FLUSH_MB) || 256) * 1024 * 1024;
+let flushDue = 0;
+const flushes = new Set<Promise<void>>();
+/**
+ * Counts bytes written past the page cache and, every FLUSH_EVERY of them, asks the disk to
+ * make them durable (fdatasync of the file just written) in the background. Why: direct writes
+ * can still sit in the disk's cache (a VM host's page cache), and the first fsync after a
+ * checkout, that of its journal, waited up to a second for gigabytes to reach the platters;
+ * flushed as the checkout goes on, they reach them while the rest is still being written.
+ */
+function writeBehind(file: string, bytes: number): void {
+  flushDue += bytes;
+  if (flushDue < FLUSH_EVERY || process.env.DM_FLUSH_MB === '0') return;
+  flushDue = 0;
+  const p: Promise<void> = fsp.open(file, 'r').then(async (h) => { try { await h.datasync(); } finally { await h.close(); } })
+    .catch(() => undefined) // only a head start: the journal's fsync still flushes everything
+    .finally(() => flushes.delete(p));
+  flushes.add(p);
+}
+/** Waits for the background flushes materialize() started. */
+export async function flushed(): Promise<void> {
+  while (flushes.size) await Promise.all([...flushes]);
+}
 /** Files at least this big are also opened with O_DIRECT (direct-io.ts) for their aligned runs. */
 const DIRECT_MIN = 1024 * 1024;
 
@@ -53,20 +86,42 @@ async function applyMeta(p: string, m: Meta, isLink = false): Promise<void> {
   await setTimesNs(p, ns, ns);
 }
 
-/** Runs `fn` when fewer than `n` others run (a counting semaphore). */
-function gate(n: number): <R>(fn: () => Promise<R>) => Promise<R> {
+/**
+ * Runs `fn` when fewer than `n` others run (a counting semaphore). Waiting calls start first
+ * come first served or, for a gate made `bySize`, highest `priority` first.
+ */
+type Gate = <R>(fn: () => Promise<R>, priority?: number) => Promise<R>;
+function gate(n: number, bySize = false): Gate {
   let free = n;
-  const waiting: (() => void)[] = [];
-  return async (fn) => {
-    if (free > 0) free--; else await new Promise<void>((r) => waiting.push(r));
-    try { return await fn(); } finally { const next = waiting.shift(); if (next) next(); else free++; }
+  const waiting: { priority: number; start: () => void }[] = [];
+  const next = (): void => {
+    if (!waiting.length) { free++; return; }
+    let best = 0;
+    if (bySize) for (let i = 1; i < waiting.length; i++) if (waiting[i].priority > waiting[best].priority) best = i;
+    waiting.splice(best, 1)[0].start();
+  };
+  return async (fn, priority = 0) => {
+    if (free > 0) free--; else await new Promise<void>((start) => waiting.push({ priority, start }));
+    try { return await fn(); } finally { next(); }
   };
 }
 
+/**
+ * Runs `fn` on every item, `n` at a time. After a failure no further item starts, and the
+ * failure is thrown once every started call has ended. Why wait: a run still writing through
+ * a descriptor that its file's cleanup closed would write into whatever reuses the number.
+ */
 async function limit<T>(items: T[], n: number, fn: (t: T) => Promise<void>): Promise<void> {
   let i = 0;
-  const worker = async () => { while (i < items.length) { const t = items[i++]; await fn(t); } };
+  let failed: { error: unknown } | undefined;
+  const worker = async () => {
+    while (i < items.length && !failed) {
+      const t = items[i++];
+      try { await fn(t); } catch (error) { failed ??= { error }; }
+    }
+  };
   await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker));
+  if (failed) throw failed.error;
 }
 
 /**
@@ -105,10 +160,10 @@ export async function materialize(store: ObjectStore, root: SubdotRoot, dest: st
   await walk(root.tree, dest, '');
 
   // Pass 2: file contents.
-  const runGate = gate(RUN_LIMIT);
   /** Stat cache entries of files created whole by a worker (see statCacheFor). */
   const created = new Map<string, StatCacheEntry>();
-  await limit(files, FILE_WINDOW, async ({ abs, rel, e }) => {
+  const runGate = lanes.runs;
+  const writeFile = async ({ abs, rel, e }: (typeof files)[number]): Promise<void> => {
     const src = opts.reuse && path.join(opts.reuse.dir, rel);
     const known = opts.reuse?.cache.get(rel);
     if (src && known && known.chunks.length === e.chunks.length && known.chunks.every((c, i) => c === e.chunks[i])) {
@@ -150,6 +205,16 @@ export async function materialize(store: ObjectStore, root: SubdotRoot, dest: st
         const last = runs.at(-1);
         if (last && last[1] === i && offsets[i + 1] - offsets[last[0]] <= RUN_BYTES) last[1] = i + 1; else runs.push([i, i + 1]);
       }
+      // Blocks reserved first, range by range (all-zero chunks stay holes): direct writes into
+      // reserved blocks run side by side, into new ones they wait for each other (native.ts).
+      if (direct) {
+        for (let k = 0; k < runs.length;) {
+          let m = k + 1;
+          while (m < runs.length && runs[m][0] === runs[m - 1][1]) m++;
+          if (!allocate(fh.fd, offsets[runs[k][0]], offsets[runs[m - 1][1]] - offsets[runs[k][0]])) break;
+          k = m;
+        }
+      }
       await limit(runs, RUN_WINDOW, ([a, b]) => runGate(async () => {
         const ids = e.chunks.slice(a, b);
         if (store.writePieces) {
@@ -163,13 +228,25 @@ export async function materialize(store: ObjectStore, root: SubdotRoot, dest: st
       }));
       // Why truncate: all-zero chunks are not written (sparse), so the length is set explicitly.
       await fh.truncate(e.size);
+      if (direct) writeBehind(abs, e.size);
     } finally {
       await direct?.close();
       await fh.close();
     }
     await applyMeta(abs, e);
     crashPoint('materialize:file');
-  });
+  };
+  // Big files biggest first (also across subdots: the lane orders by size), as the last one to
+  // finish sets the end; small ones fill in.
+  const big = files.filter((f) => f.e.size >= DIRECT_MIN);
+  const small = files.filter((f) => f.e.size < DIRECT_MIN);
+  let failed: { error: unknown } | undefined;
+  const run = (lane: Gate, f: (typeof files)[number]): Promise<void> => lane(async () => {
+    if (failed) return; // after a failure, queued files are not started
+    try { await writeFile(f); } catch (error) { failed ??= { error }; }
+  }, lane === lanes.big ? f.e.size : 0);
+  await Promise.all([...big.map((f) => run(lanes.big, f)), ...small.map((f) => run(lanes.small, f))]);
+  if (failed) throw failed.error;
 
   // Pass 3: symlinks, fifos, hard links (their first name exists now).
   for (const { abs, e } of others) {

@@ -5,6 +5,7 @@ interface DmfsAddon {
   lutimesNs(p: string, atimeNs: bigint, mtimeNs: bigint): void;
   futimesNs?(fd: number, atimeNs: bigint, mtimeNs: bigint): void;
   copyBytes?(target: Uint8Array, targetStart: number, source: Uint8Array): void;
+  allocate?(fd: number, offset: number, length: number): boolean;
   /** A directory's sorted entries with their lstat (see scan_dir in native/dmfs.c). */
   scanDir?: ScanFn;
 }
@@ -66,4 +67,14 @@ export function copyBytes(target: Buffer, targetStart: number, source: Buffer): 
   const a = dmfs();
   if (a?.copyBytes) a.copyBytes(target, targetStart, source);
   else source.copy(target, targetStart);
+}
+
+/**
+ * Reserves the blocks of a byte range of an open file, which grows to cover it (fallocate).
+ * Returns false, having done nothing, without the addon or where the filesystem cannot.
+ * Throws what fallocate says otherwise (ENOSPC: the data would not fit).
+ */
+export function allocate(fd: number, offset: number, length: number): boolean {
+  const a = dmfs();
+  return a?.allocate ? a.allocate(fd, offset, length) : false;
 }

@@ -60,6 +60,8 @@ export interface ObjectStore {
    * file opened with O_DIRECT, for the parts that can bypass the page cache.
    */
   writePieces?(ids: string[], fd: number, position: number, directFd?: number): Promise<void>;
+  /** Optional: gets ready for writePieces/createFile calls (starts the workers that serve them). */
+  prepareWrites?(): void;
   /**
    * Optional: creates a file holding the chunks `ids` with its metadata set and returns its
    * stat (size, mtime ns, ctime ns, inode, mode, uid, gid), or undefined, having done nothing,

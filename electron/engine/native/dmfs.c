@@ -91,6 +91,34 @@ static napi_value futimes_ns(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// allocate(fd: number, offset: number, length: number): boolean
+// Reserves the blocks of a byte range (fallocate, mode 0: the file grows to cover it). Returns
+// false, having done nothing, where the filesystem cannot (EOPNOTSUPP, ENOSYS). Why: ext4 takes
+// a file's lock exclusively for a direct write into blocks not yet allocated, so the runs of a
+// file written at once waited for each other; into reserved blocks they go side by side
+// (4 writers of 2 MiB into new files: 0.87 GB/s, 1.6-1.8 GB/s after fallocate).
+static napi_value allocate(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t fd = -1;
+  int64_t off = -1, len = -1;
+  if (argc < 3 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0
+      || napi_get_value_int64(env, argv[1], &off) != napi_ok || off < 0
+      || napi_get_value_int64(env, argv[2], &len) != napi_ok || len <= 0) {
+    napi_throw_type_error(env, NULL, "allocate(fd, offset, length)"); return NULL;
+  }
+  napi_value ok;
+  int rc;
+  do rc = fallocate(fd, 0, (off_t)off, (off_t)len); while (rc != 0 && errno == EINTR);
+  if (rc != 0) {
+    if (errno == EOPNOTSUPP || errno == ENOSYS) { napi_get_boolean(env, false, &ok); return ok; }
+    return throw_errno(env, "fallocate", errno);
+  }
+  napi_get_boolean(env, true, &ok);
+  return ok;
+}
+
 // Pointer and length of a Uint8Array / Buffer argument (also over a SharedArrayBuffer).
 static int bytes_of(napi_env env, napi_value v, uint8_t **data, size_t *len) {
   napi_typedarray_type type;
@@ -239,6 +267,8 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "futimesNs", fn);
   napi_create_function(env, "copyBytes", NAPI_AUTO_LENGTH, copy_bytes, NULL, &fn);
   napi_set_named_property(env, exports, "copyBytes", fn);
+  napi_create_function(env, "allocate", NAPI_AUTO_LENGTH, allocate, NULL, &fn);
+  napi_set_named_property(env, exports, "allocate", fn);
   napi_create_function(env, "scanDir", NAPI_AUTO_LENGTH, scan_dir, NULL, &fn);
   napi_set_named_property(env, exports, "scanDir", fn);
   return exports;
