@@ -392,7 +392,18 @@ test('checkout writes all subdots at once: big files come back whole with their 
     for (const [n, b] of Object.entries(files)) await write(path.join(up, n), b);
     const c = await commit(e, 'app', { message: 'v1' });
 
-    await checkout(e, 'app', 'copy', { create: true });
+    // Flushed in the background after every MiB written directly (256 MiB by default): here
+    // after each of the two big files.
+    const probe = await fsp.open(path.join(db, 'probe'), 'w');
+    const proto = Object.getPrototypeOf(probe) as { datasync: () => Promise<void> };
+    await probe.close();
+    await fsp.rm(path.join(db, 'probe'));
+    const datasync = proto.datasync;
+    let flushes = 0;
+    proto.datasync = function (this: unknown) { flushes++; return datasync.call(this); };
+    process.env.DM_FLUSH_MB = '1';
+    try { await checkout(e, 'app', 'copy', { create: true }); } finally { proto.datasync = datasync; delete process.env.DM_FLUSH_MB; }
+    assert.ok(flushes >= 2, `${flushes} background flushes for two big files`);
     const copyDb = await e.workDir('app', 'db');
     const copyUp = await e.workDir('app', 'uploads');
     assert.notEqual(copyDb, db);

@@ -34,12 +34,12 @@ const lanes = {
    */
   small: gate(Number(process.env.DM_FILE_WINDOW) || 8),
 };
-/** Bytes written directly after which a background flush starts (see writeBehind). */
-const FLUSH_EVERY = (Number(process.env.DM_FLUSH_MB) || 256) * 1024 * 1024;
+/** Bytes written directly after which a background flush starts (see writeBehind; DM_FLUSH_MB, 0: never). */
+const flushEvery = (): number => (Number(process.env.DM_FLUSH_MB) || 256) * 1024 * 1024;
 let flushDue = 0;
 const flushes = new Set<Promise<void>>();
 /**
- * Counts bytes written past the page cache and, every FLUSH_EVERY of them, asks the disk to
+ * Counts bytes written past the page cache and, every flushEvery() of them, asks the disk to
  * make them durable (fdatasync of the file just written) in the background. Why: direct writes
  * can still sit in the disk's cache (a VM host's page cache), and the first fsync after a
  * checkout, that of its journal, waited up to a second for gigabytes to reach the platters;
@@ -47,7 +47,7 @@ const flushes = new Set<Promise<void>>();
  */
 function writeBehind(file: string, bytes: number): void {
   flushDue += bytes;
-  if (flushDue < FLUSH_EVERY || process.env.DM_FLUSH_MB === '0') return;
+  if (flushDue < flushEvery() || process.env.DM_FLUSH_MB === '0') return;
   flushDue = 0;
   const p: Promise<void> = fsp.open(file, 'r').then(async (h) => { try { await h.datasync(); } finally { await h.close(); } })
     .catch(() => undefined) // only a head start: the journal's fsync still flushes everything

@@ -41,6 +41,36 @@ test('PackStore: objects live in a few packs, not one file per chunk, and are co
   } finally { await fsp.rm(dir, { recursive: true, force: true }); }
 });
 
+test('PackStore: a pack is flushed in the background as it is written, and reads back whole after reopening', async () => {
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'dm-pack-'));
+  const before = process.env.DM_SYNC_AHEAD_MB;
+  process.env.DM_SYNC_AHEAD_MB = '1';
+  // Counts fdatasync calls on any file handle while the pack is written.
+  const probe = await fsp.open(path.join(dir, 'probe'), 'w');
+  const proto = Object.getPrototypeOf(probe) as { datasync: () => Promise<void> };
+  await probe.close();
+  const datasync = proto.datasync;
+  let calls = 0;
+  proto.datasync = function (this: unknown) { calls++; return datasync.call(this); };
+  try {
+    const s = await PackStore.open(dir, { level: 3 });
+    const datas = Array.from({ length: 48 }, () => randomBytes(256 * 1024));
+    const ids: string[] = [];
+    for (const d of datas) ids.push(await s.put('chunk', d));
+    await s.flush();
+    await s.close();
+    // Written in 4 MiB drains: each starts a flush once the one before has ended.
+    assert.ok(calls >= 2, `${calls} background flushes for 12 MiB written`);
+    const again = await PackStore.open(dir, { level: 3 });
+    for (let i = 0; i < ids.length; i++) assert.ok((await again.get(ids[i])).equals(datas[i]), `object ${i}`);
+    await again.close();
+  } finally {
+    proto.datasync = datasync;
+    if (before === undefined) delete process.env.DM_SYNC_AHEAD_MB; else process.env.DM_SYNC_AHEAD_MB = before;
+    await fsp.rm(dir, { recursive: true, force: true });
+  }
+});
+
 test('PackStore: a missing or damaged index is rebuilt from the pack', async () => {
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'dm-pack-'));
   try {

@@ -35,6 +35,8 @@ export function geometricSplit(sizes: number[]): number {
 }
 /** Records are buffered and written in blocks of about this size. */
 const WRITE_BLOCK = 4 * 1024 * 1024;
+/** Bytes of a pack written between background flushes (PackWriter.writeBehind; DM_SYNC_AHEAD_MB). */
+const syncAhead = (): number => (Number(process.env.DM_SYNC_AHEAD_MB) || 64) * 1024 * 1024;
 
 /** Location of an object inside a pack. */
 export interface PackLoc {
@@ -70,6 +72,10 @@ class PackWriter {
   private staged = 0;
   private stage?: AlignedBuffer;
   size = PACK_MAGIC.length + 4;
+  /** Bytes written since the last background flush started (see writeBehind). */
+  private unflushed = 0;
+  /** The background flush under way, if any. */
+  private flushing?: Promise<void>;
   private constructor(readonly tmpPath: string, readonly fh: FileHandle, private direct: FileHandle | undefined) {
     if (direct) this.stage = new AlignedBuffer();
   }
@@ -129,7 +135,7 @@ class PackWriter {
       const bytes = this.pendingBytes;
       this.pending = [];
       this.pendingBytes = 0;
-      if (bufs.length) { crashPoint('pack:drain'); await this.fh.writev(bufs, this.written); this.written += bytes; }
+      if (bufs.length) { crashPoint('pack:drain'); await this.fh.writev(bufs, this.written); this.written += bytes; this.writeBehind(bytes); }
       return;
     }
     if (!complete && this.staged < WRITE_BLOCK) return;
@@ -152,6 +158,7 @@ class PackWriter {
       }
       view.copy(view, 0, whole, this.staged);
       this.written += whole;
+      this.writeBehind(whole);
       this.staged -= whole;
       view = this.stage.view(this.staged);
     }
@@ -160,8 +167,28 @@ class PackWriter {
     if (complete && this.staged > 0) await writeFully(this.fh, view, 0, this.staged, this.written);
   }
 
+  /**
+   * Every syncAhead() bytes written, starts an fdatasync in the background (one at a time). Why:
+   * the pack's fsync at the end waited for everything written so far to reach the disk (a VM
+   * host keeps direct writes in its own cache): up to 0.27 s for a 512 MiB pack, with the
+   * commit's other writes queued behind it. Flushed as they go, the end waits for the last part.
+   */
+  private writeBehind(bytes: number): void {
+    this.unflushed += bytes;
+    if (this.unflushed < syncAhead() || this.flushing) return;
+    this.unflushed = 0;
+    this.flushing = this.fh.datasync().catch(() => undefined).finally(() => { this.flushing = undefined; });
+  }
+
+  /** Makes every byte written durable (after drain(true)). */
+  async sync(): Promise<void> {
+    await this.flushing;
+    await this.fh.sync();
+  }
+
   /** Closes the file(s). */
   async close(): Promise<void> {
+    await this.flushing;
     await this.direct?.close().catch(() => {});
     await this.fh.close();
   }
@@ -528,7 +555,7 @@ export class PackStore implements ObjectStore {
     this.writer = undefined;
     await w.drain(true);
     if (w.entries.size === 0) { await w.close(); await fsp.rm(w.tmpPath, { force: true }); return undefined; }
-    await w.fh.sync();
+    await w.sync();
     await w.close();
     const name = packName(w.entries.keys());
     const pack = path.join(this.dir, name + '.pack');
