@@ -51,3 +51,19 @@ export function freePort(): Promise<number> {
 }
 
 export { spawn };
+
+/**
+ * Counts fdatasync calls made through any FileHandle (fs.promises) until restore() is called.
+ * `dir` is a writable directory for the probe file that reaches FileHandle's prototype.
+ */
+export async function countDatasyncs(dir: string): Promise<{ count(): number; restore(): void }> {
+  const probePath = path.join(dir, '.datasync-probe');
+  const probe = await fsp.open(probePath, 'w');
+  const proto = Object.getPrototypeOf(probe) as { datasync: () => Promise<void> };
+  await probe.close();
+  await fsp.rm(probePath);
+  const datasync = proto.datasync;
+  let calls = 0;
+  proto.datasync = function (this: unknown) { calls++; return datasync.call(this); };
+  return { count: () => calls, restore: () => { proto.datasync = datasync; } };
+}

@@ -17,6 +17,7 @@ import { verify } from './verify';
 import { gc } from './gc';
 import { snapshotDir, scanDir } from './snapshot';
 import { chunkPool, BLOCK_SIZE } from './chunk-pool';
+import { countDatasyncs } from '../../test/helpers';
 
 async function fresh(): Promise<{ e: Engine; home: string; done: () => Promise<void> }> {
   const home = await fsp.mkdtemp(path.join(os.tmpdir(), 'dm-engine-'));
@@ -394,15 +395,10 @@ test('checkout writes all subdots at once: big files come back whole with their 
 
     // Flushed in the background after every MiB written directly (256 MiB by default): here
     // after each of the two big files.
-    const probe = await fsp.open(path.join(db, 'probe'), 'w');
-    const proto = Object.getPrototypeOf(probe) as { datasync: () => Promise<void> };
-    await probe.close();
-    await fsp.rm(path.join(db, 'probe'));
-    const datasync = proto.datasync;
-    let flushes = 0;
-    proto.datasync = function (this: unknown) { flushes++; return datasync.call(this); };
+    const datasyncs = await countDatasyncs(db);
     process.env.DM_FLUSH_MB = '1';
-    try { await checkout(e, 'app', 'copy', { create: true }); } finally { proto.datasync = datasync; delete process.env.DM_FLUSH_MB; }
+    try { await checkout(e, 'app', 'copy', { create: true }); } finally { datasyncs.restore(); delete process.env.DM_FLUSH_MB; }
+    const flushes = datasyncs.count();
     assert.ok(flushes >= 2, `${flushes} background flushes for two big files`);
     const copyDb = await e.workDir('app', 'db');
     const copyUp = await e.workDir('app', 'uploads');

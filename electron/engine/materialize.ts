@@ -35,7 +35,7 @@ const lanes = {
   small: gate(Number(process.env.DM_FILE_WINDOW) || 8),
 };
 /** Bytes written directly after which a background flush starts (see writeBehind; DM_FLUSH_MB, 0: never). */
-const flushEvery = (): number => (Number(process.env.DM_FLUSH_MB) || 256) * 1024 * 1024;
+const flushEvery = (): number => (process.env.DM_FLUSH_MB === '0' ? Infinity : (Number(process.env.DM_FLUSH_MB) || 256) * 1024 * 1024);
 let flushDue = 0;
 const flushes = new Set<Promise<void>>();
 /**
@@ -47,7 +47,7 @@ const flushes = new Set<Promise<void>>();
  */
 function writeBehind(file: string, bytes: number): void {
   flushDue += bytes;
-  if (flushDue < flushEvery() || process.env.DM_FLUSH_MB === '0') return;
+  if (flushDue < flushEvery()) return;
   flushDue = 0;
   const p: Promise<void> = fsp.open(file, 'r').then(async (h) => { try { await h.datasync(); } finally { await h.close(); } })
     .catch(() => undefined) // only a head start: the journal's fsync still flushes everything

@@ -10,6 +10,7 @@ import { MemoryStore } from './memory-store';
 import { PackStore, SMALL_PACKS_MAX, geometricSplit } from './pack-store';
 import { objectId } from './objects';
 import { snapshotDir } from './snapshot';
+import { countDatasyncs } from '../../test/helpers';
 import { compress as zstdCompress } from 'zstd-napi';
 
 /** True when files in `dir` can be opened with O_DIRECT (not on tmpfs, for one). */
@@ -45,13 +46,7 @@ test('PackStore: a pack is flushed in the background as it is written, and reads
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'dm-pack-'));
   const before = process.env.DM_SYNC_AHEAD_MB;
   process.env.DM_SYNC_AHEAD_MB = '1';
-  // Counts fdatasync calls on any file handle while the pack is written.
-  const probe = await fsp.open(path.join(dir, 'probe'), 'w');
-  const proto = Object.getPrototypeOf(probe) as { datasync: () => Promise<void> };
-  await probe.close();
-  const datasync = proto.datasync;
-  let calls = 0;
-  proto.datasync = function (this: unknown) { calls++; return datasync.call(this); };
+  const datasyncs = await countDatasyncs(dir);
   try {
     const s = await PackStore.open(dir, { level: 3 });
     const datas = Array.from({ length: 48 }, () => randomBytes(256 * 1024));
@@ -59,13 +54,14 @@ test('PackStore: a pack is flushed in the background as it is written, and reads
     for (const d of datas) ids.push(await s.put('chunk', d));
     await s.flush();
     await s.close();
+    const calls = datasyncs.count();
     // Written in 4 MiB drains: each starts a flush once the one before has ended.
     assert.ok(calls >= 2, `${calls} background flushes for 12 MiB written`);
     const again = await PackStore.open(dir, { level: 3 });
     for (let i = 0; i < ids.length; i++) assert.ok((await again.get(ids[i])).equals(datas[i]), `object ${i}`);
     await again.close();
   } finally {
-    proto.datasync = datasync;
+    datasyncs.restore();
     if (before === undefined) delete process.env.DM_SYNC_AHEAD_MB; else process.env.DM_SYNC_AHEAD_MB = before;
     await fsp.rm(dir, { recursive: true, force: true });
   }
