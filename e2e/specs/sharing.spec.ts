@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync, statSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, statSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test, expect } from '../fixtures';
@@ -19,13 +19,15 @@ async function startHub(): Promise<{ port: number; proc: ChildProcess; stop(): P
     proc.stderr!.on('data', on);
     proc.on('exit', (c) => reject(new Error(`hub exited ${c}: ${out}`)));
   });
-  return { port, proc, stop: () => new Promise((r) => { if (proc.exitCode !== null) return r(); proc.once('exit', () => r()); proc.kill('SIGTERM'); }) };
+  const gone = () => rmSync(path.dirname(data), { recursive: true, force: true });
+  return { port, proc, stop: () => new Promise((r) => { if (proc.exitCode !== null) { gone(); return r(); } proc.once('exit', () => { gone(); r(); }); proc.kill('SIGTERM'); }) };
 }
 
 // Sharing through the UI against a real hub: add a remote, push a branch (ahead/behind goes to
 // 0), copy its link, download a bundle and drop it back in as a new branch.
 test('remote, push, link, bundle download and import', async ({ app }) => {
   const hub = await startHub();
+  const bundles = mkdtempSync(path.join(os.tmpdir(), 'dm-e2e-bundle-'));
   try {
     const res = await fetch(`http://127.0.0.1:${hub.port}/api/v1/users`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ user: 'alice', password: 'password-alice' }) });
     expect(res.status).toBe(201);
@@ -109,7 +111,7 @@ test('remote, push, link, bundle download and import', async ({ app }) => {
     // 4. Download a bundle of the branch (web bridge: a GET with Content-Disposition).
     const [download] = await Promise.all([page.waitForEvent('download'), sh.download('branch master').click()]);
     expect(download.suggestedFilename()).toMatch(/^shop-master.*\.dmbundle$/);
-    const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'dm-e2e-bundle-')), download.suggestedFilename());
+    const file = path.join(bundles, download.suggestedFilename());
     await download.saveAs(file);
     expect(statSync(file).size).toBeGreaterThan(100);
 
@@ -163,5 +165,6 @@ test('remote, push, link, bundle download and import', async ({ app }) => {
     await app.shot('11-diverged-resolved');
   } finally {
     await hub.stop();
+    rmSync(bundles, { recursive: true, force: true });
   }
 });

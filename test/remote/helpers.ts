@@ -1,6 +1,6 @@
 /** Helpers for the remote tests: a real hub process, dm processes on separate stores, raw HTTP. */
 import { spawn, ChildProcess } from 'node:child_process';
-import { mkdtempSync, promises as fsp } from 'node:fs';
+import { mkdtempSync, rmSync, promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as http from 'node:http';
@@ -12,8 +12,17 @@ export const ROOT = path.resolve(__dirname, '..', '..', '..');
 const DM = path.join(ROOT, 'bin', 'dm');
 const HUB = path.join(ROOT, 'dist', 'hub', 'main.js');
 
-/** A fresh temporary directory. */
-export function tmp(prefix = 'dm-remote-'): string { return mkdtempSync(path.join(os.tmpdir(), prefix)); }
+const made: string[] = [];
+// Why at exit: hubs and stores of a file are used across its tests; each test file is its own
+// process, so its directories go when it ends (hubs were stopped by then, in after()).
+process.on('exit', () => { for (const d of made) rmSync(d, { recursive: true, force: true }); });
+
+/** A fresh temporary directory, removed when the test process exits. */
+export function tmp(prefix = 'dm-remote-'): string {
+  const d = mkdtempSync(path.join(os.tmpdir(), prefix));
+  made.push(d);
+  return d;
+}
 
 /** A hub running as a child process on 127.0.0.1 with a random port. */
 export interface Hub { port: number; url: string; data: string; proc: ChildProcess; log: () => string; stop: () => Promise<void> }
@@ -114,9 +123,9 @@ export async function listing(dir: string): Promise<string[]> {
   return out.sort();
 }
 
-/** A store with a remote "hub" for `user`. */
-export async function storeWithRemote(hub: Hub, key: string, user: string): Promise<string> {
+/** A store with a remote "hub" for `user` (`env` applies when the store is made: DM_HASH). */
+export async function storeWithRemote(hub: Hub, key: string, user: string, env: Record<string, string> = {}): Promise<string> {
   const home = path.join(tmp('dm-store-'), 'store');
-  await dmOk(home, ['remote', 'add', 'hub', `${user}@127.0.0.1:${hub.port}`], { DM_API_KEY: key });
+  await dmOk(home, ['remote', 'add', 'hub', `${user}@127.0.0.1:${hub.port}`], { DM_API_KEY: key, ...env });
   return home;
 }
