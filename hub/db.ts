@@ -3,6 +3,7 @@ import { promisify } from 'node:util';
 import { DmError } from '../electron/contract/errors';
 import { validateName } from '../electron/contract/names';
 import type { HubStorage } from './storage';
+import type { HashName } from '../electron/engine/objects';
 
 const scrypt = promisify(scryptCb) as (pw: string, salt: Buffer, len: number) => Promise<Buffer>;
 
@@ -11,7 +12,14 @@ export interface HubUser { name: string; created: string; password?: string; key
 /** Access a user has to a dot. */
 export type Access = 'owner' | 'write' | 'read';
 /** A dot on the hub. */
-export interface HubDot { owner: string; name: string; created: string; public: boolean; collaborators: Record<string, 'write' | 'read'> }
+export interface HubDot {
+  owner: string; name: string; created: string; public: boolean; collaborators: Record<string, 'write' | 'read'>;
+  /** How the dot's objects are named: the hash of the store that created it (none before BLAKE3: sha256). */
+  hash?: HashName;
+}
+
+/** The hash of a hub dot's objects. */
+export function dotHash(d: HubDot): HashName { return d.hash ?? 'sha256'; }
 interface Doc { v: 1; users: Record<string, HubUser>; dots: Record<string, HubDot> }
 
 const USER_RE = /^[a-z0-9][a-z0-9_-]{0,38}$/i;
@@ -110,11 +118,11 @@ export class HubDb {
   }
 
   /** Creates a dot in the user's own namespace (private). */
-  async createDot(owner: string, name: string, pub = false): Promise<HubDot> {
+  async createDot(owner: string, name: string, pub = false, hash: HashName = 'sha256'): Promise<HubDot> {
     validateName('dot', name);
     return this.change((d) => {
       const k = owner + '/' + name;
-      if (!d.dots[k]) d.dots[k] = { owner, name, created: new Date().toISOString(), public: pub, collaborators: {} };
+      if (!d.dots[k]) d.dots[k] = { owner, name, created: new Date().toISOString(), public: pub, collaborators: {}, hash };
       return d.dots[k];
     });
   }

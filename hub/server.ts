@@ -3,12 +3,12 @@ import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { DmError, toErrorInfo, ErrorCode } from '../electron/contract/errors';
 import { validateName } from '../electron/contract/names';
-import { isObjectId } from '../electron/engine/objects';
+import { isObjectId, isHashName } from '../electron/engine/objects';
 import { decodeCommit } from '../electron/engine/model';
 import { RecordReader, recordHeader, verifyWire, WireObject } from '../electron/remote/records';
 import { dependencies } from '../electron/remote/validate';
 import { DiskStorage, HubStorage, HubObjects } from './storage';
-import { HubDb, HubDot, validateUser } from './db';
+import { HubDb, HubDot, validateUser, dotHash } from './db';
 import * as P from './pages';
 
 /** Options of a hub. */
@@ -33,7 +33,7 @@ export const MAX_IDS = 20000;
 const STATUS: Partial<Record<ErrorCode, number>> = {
   INVALID_NAME: 400, INVALID_ARGUMENT: 400, STORE_CORRUPT: 400, UNSAFE_PATH: 400, BUNDLE_INVALID: 400,
   AUTH_FAILED: 401, FORBIDDEN: 403, NOT_FOUND: 404, OBJECT_MISSING: 404, BRANCH_NOT_FOUND: 404, COMMIT_NOT_FOUND: 404,
-  CONCURRENT_UPDATE: 409, DIVERGED: 409, TOO_LARGE: 413,
+  CONCURRENT_UPDATE: 409, DIVERGED: 409, HASH_MISMATCH: 409, TOO_LARGE: 413,
 };
 
 const notFound = () => new DmError('NOT_FOUND', 'No such dot on this hub (or you may not see it).', 'Check OWNER/DOT and that your API key belongs to a user with access.');
@@ -193,7 +193,9 @@ export class HubServer {
       validateUser(owner); validateName('dot', name);
       if (owner !== u) { this.visible(r, owner, name, 'write'); return sendJson(res, 200, await this.dotJson(this.db.dot(owner, name)!, r.user)); }
       const b = await this.json(r);
-      const d = await this.db.createDot(owner, name, b.public === true);
+      // A client that names no hash is older than BLAKE3 stores: its store uses sha256.
+      if (b.hash !== undefined && !isHashName(b.hash)) throw new DmError('INVALID_ARGUMENT', `Unknown hash ${JSON.stringify(b.hash)}.`, 'Use "blake3" or "sha256", or upgrade the hub.');
+      const d = await this.db.createDot(owner, name, b.public === true, b.hash ?? 'sha256');
       return sendJson(res, 200, await this.dotJson(d, u));
     }
     if (rest.length === 0 && m === 'GET') return sendJson(res, 200, await this.dotJson(this.visible(r, owner, name), r.user));
@@ -213,28 +215,28 @@ export class HubServer {
       return sendJson(res, 200, await this.dotJson(d, r.user));
     }
     if (rest[0] === 'have' && m === 'POST') {
-      this.visible(r, owner, name);
+      const d = this.visible(r, owner, name);
       const ids = idList((await this.json(r)).ids);
-      const store = await this.storage.objects(owner, name);
+      const store = await this.objectsOf(d);
       return sendJson(res, 200, { missing: ids.filter((id) => !store.has(id)) });
     }
     if (rest[0] === 'commits' && m === 'GET') {
-      this.visible(r, owner, name);
+      const d = this.visible(r, owner, name);
       const head = r.url.searchParams.get('head') ?? '';
       if (!isObjectId(head)) throw new DmError('INVALID_ARGUMENT', 'head must be a commit id.');
-      return sendJson(res, 200, { commits: await this.commitGraph(await this.storage.objects(owner, name), head) });
+      return sendJson(res, 200, { commits: await this.commitGraph(await this.objectsOf(d), head) });
     }
     if (rest[0] === 'commit' && rest.length === 2 && m === 'GET') {
-      this.visible(r, owner, name);
-      return sendJson(res, 200, await this.commitRow(await this.storage.objects(owner, name), rest[1]));
+      const d = this.visible(r, owner, name);
+      return sendJson(res, 200, await this.commitRow(await this.objectsOf(d), rest[1]));
     }
     if (rest[0] === 'objects' && rest.length === 1 && m === 'POST') {
-      this.visible(r, owner, name, 'write');
-      return sendJson(res, 200, await this.receive(r, await this.storage.objects(owner, name)));
+      const d = this.visible(r, owner, name, 'write');
+      return sendJson(res, 200, await this.receive(r, await this.objectsOf(d)));
     }
     if (rest[0] === 'objects' && rest[1] === 'fetch' && m === 'POST') {
-      this.visible(r, owner, name);
-      return this.send(r, await this.storage.objects(owner, name), idList((await this.json(r)).ids));
+      const d = this.visible(r, owner, name);
+      return this.send(r, await this.objectsOf(d), idList((await this.json(r)).ids));
     }
     if (rest[0] === 'refs' && rest.length === 2 && m === 'POST') {
       const u = this.requireUser(r);
@@ -247,9 +249,12 @@ export class HubServer {
     throw new DmError('NOT_FOUND', 'Unknown API path.');
   }
 
+  /** A dot's object store, which names objects with the dot's hash. */
+  private objectsOf(d: HubDot): Promise<HubObjects> { return this.storage.objects(d.owner, d.name, dotHash(d)); }
+
   private async dotJson(d: HubDot, user: string | undefined) {
     const a = this.db.access(d, user);
-    return { owner: d.owner, name: d.name, public: d.public, access: a, created: d.created, branches: await this.storage.refs(d.owner, d.name), collaborators: a === 'owner' ? d.collaborators : undefined };
+    return { owner: d.owner, name: d.name, public: d.public, hash: dotHash(d), access: a, created: d.created, branches: await this.storage.refs(d.owner, d.name), collaborators: a === 'owner' ? d.collaborators : undefined };
   }
 
   /** Every commit reachable from head, with parents (small: the client decides what it lacks). */
@@ -291,7 +296,7 @@ export class HubServer {
     let received = 0;
     while ((o = await reader.next())) {
       received++;
-      const data = await verifyWire(o);
+      const data = await verifyWire(o, store.hash);
       if (store.has(o.id) || ids.has(o.id)) continue;
       for (const dep of dependencies(o.type, data, o.id)) {
         if (!store.has(dep) && !ids.has(dep)) throw new DmError('STORE_CORRUPT', `${o.type} ${o.id.slice(0, 12)} refers to ${dep.slice(0, 12)}, which this dot does not have.`, 'Send objects children first (chunks, trees bottom-up, commits oldest first).');
@@ -331,7 +336,7 @@ export class HubServer {
   /** Compare-and-swap of a branch head, fast-forward only; serialized per dot so no update is lost. */
   private moveRef(owner: string, name: string, branch: string, old: string | null, next: string, user: string) {
     return this.exclusive(owner + '/' + name, async () => {
-      const store = await this.storage.objects(owner, name);
+      const store = await this.objectsOf(this.db.dot(owner, name)!);
       if (store.info(next)?.type !== 'commit') throw new DmError('OBJECT_MISSING', `Commit ${next.slice(0, 12)} was not uploaded.`, 'Push again: the objects are sent before the branch moves.');
       const cur = (await this.storage.refs(owner, name))[branch] ?? null;
       if (cur === next) return { branch, head: next, updated: false };
@@ -403,7 +408,7 @@ export class HubServer {
     }
     const d = this.visible(r, owner, seg[1]);
     const base = `/${encodeURIComponent(d.owner)}/${encodeURIComponent(d.name)}`;
-    const store = await this.storage.objects(d.owner, d.name);
+    const store = await this.objectsOf(d);
     const refs = await this.storage.refs(d.owner, d.name);
     const title = `${d.owner}/${d.name}`;
     const crumbs = `<nav class="crumbs"><a href="/${P.esc(d.owner)}">${P.esc(d.owner)}</a>/<a href="${base}">${P.esc(d.name)}</a></nav>`;

@@ -2,12 +2,14 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { PackStore } from '../electron/engine/pack-store';
 import { atomicWrite, appendLine, readIfExists, mkdirp } from '../electron/engine/fsutil';
-import type { ObjectInfo } from '../electron/engine/objects';
+import type { ObjectInfo, HashName } from '../electron/engine/objects';
 import type { Codec } from '../electron/engine/compress';
 import type { PackLoc } from '../electron/engine/pack-store';
 
 /** The object operations the hub needs from a dot's object store (PackStore on disk; S3 later). */
 export interface HubObjects {
+  /** How this dot's objects are named. */
+  readonly hash: HashName;
   has(id: string): boolean;
   info(id: string): ObjectInfo | undefined;
   get(id: string): Promise<Buffer>;
@@ -25,8 +27,8 @@ export interface HubStorage {
   readDb(): Promise<string | undefined>;
   /** Replaces the database document atomically. */
   writeDb(doc: string): Promise<void>;
-  /** The object store of one dot (created on first use). */
-  objects(owner: string, dot: string): Promise<HubObjects>;
+  /** The object store of one dot (created on first use), whose objects are named with `hash`. */
+  objects(owner: string, dot: string, hash: HashName): Promise<HubObjects>;
   /** Branch heads of a dot. */
   refs(owner: string, dot: string): Promise<Record<string, string>>;
   /** Sets a branch head (the caller holds the dot's mutex and has checked the old value). */
@@ -45,10 +47,10 @@ export class DiskStorage implements HubStorage {
   async readDb() { return readIfExists(path.join(this.root, 'db.json')); }
   async writeDb(doc: string) { await mkdirp(this.root); await atomicWrite(path.join(this.root, 'db.json'), doc, 0o600); }
 
-  objects(owner: string, dot: string): Promise<HubObjects> {
+  objects(owner: string, dot: string, hash: HashName): Promise<HubObjects> {
     const k = owner + '/' + dot;
     let s = this.stores.get(k);
-    if (!s) { s = PackStore.open(path.join(this.dotDir(owner, dot), 'objects', 'packs'), { level: 3 }); this.stores.set(k, s); s.catch(() => this.stores.delete(k)); }
+    if (!s) { s = PackStore.open(path.join(this.dotDir(owner, dot), 'objects', 'packs'), { level: 3, hash }); this.stores.set(k, s); s.catch(() => this.stores.delete(k)); }
     return s;
   }
 

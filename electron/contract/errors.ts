@@ -31,6 +31,7 @@ export const ERROR_CODES = [
   'NOT_FOUND',
   'DIVERGED',
   'BUNDLE_INVALID',
+  'HASH_MISMATCH',
   'UNSAFE_PATH',
   'TOO_LARGE',
   'CANCELLED',

@@ -2,10 +2,10 @@ import type { Worker } from 'node:worker_threads';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Codec } from './compress';
-import type { ObjectType } from './objects';
+import type { ObjectType, HashName } from './objects';
 
 /** A run of records lying back to back in a pack (offsets relative to packOffset), ids 32 bytes each. */
-export interface RunRequest { pack: string; packOffset: number; packLen: number; offsets: number[]; stored: number[]; sizes: number[]; codecs: number[]; types: ObjectType[]; ids: ArrayBuffer }
+export interface RunRequest { hash: HashName; pack: string; packOffset: number; packLen: number; offsets: number[]; stored: number[]; sizes: number[]; codecs: number[]; types: ObjectType[]; ids: ArrayBuffer }
 
 /**
  * Messages to a chunk worker (chunk-worker.ts). Block buffers are shared memory, sent once per
@@ -13,7 +13,7 @@ export interface RunRequest { pack: string; packOffset: number; packLen: number;
  * as transferred ArrayBuffers.
  */
 export type WorkerRequest =
-  | { op: 'hash'; job: number; bufId: number; buf?: SharedArrayBuffer; len: number; chunkSize: number; ends?: Uint32Array }
+  | { op: 'hash'; job: number; hash: HashName; bufId: number; buf?: SharedArrayBuffer; len: number; chunkSize: number; ends?: Uint32Array }
   | { op: 'compress'; job: number; which: number[]; level: number }
   | ({ op: 'write'; job: number; fd: number; directFd: number; position: number } & RunRequest)
   | ({ op: 'create'; job: number; path: string; mode: number; uid: number; gid: number; chown: boolean; mtimeNs: string } & RunRequest)
@@ -209,12 +209,12 @@ export class ChunkPool {
   }
 
   /**
-   * Hashes the chunks of a block: `chunkSize` pieces of its first `len` bytes, or, with `ends`,
+   * Hashes the chunks of a block with `hash`: `chunkSize` pieces of its first `len` bytes, or, with `ends`,
    * the pieces ending at those offsets (several small files read back to back, each cut in
    * pieces of at most `chunkSize`). The buffer is shared with the worker: leave it alone until
    * compress() has returned. Returns the job, to pass to compress(), and the chunk ids in order.
    */
-  async hash(buf: SharedArrayBuffer, len: number, chunkSize: number, ends?: Uint32Array): Promise<{ job: number; ids: string[] }> {
+  async hash(hash: HashName, buf: SharedArrayBuffer, len: number, chunkSize: number, ends?: Uint32Array): Promise<{ job: number; ids: string[] }> {
     const slot = this.leastBusy();
     const job = this.nextJob++;
     this.jobSlot.set(job, slot);
@@ -224,7 +224,7 @@ export class ChunkPool {
     const first = !slot.sent.has(bufId);
     if (first) slot.sent.add(bufId);
     let r: WorkerReply;
-    try { r = await this.send(slot, { op: 'hash', job, bufId, buf: first ? buf : undefined, len, chunkSize, ends }, []); } catch (e) { this.jobSlot.delete(job); this.jobShape.delete(job); throw e; }
+    try { r = await this.send(slot, { op: 'hash', job, hash, bufId, buf: first ? buf : undefined, len, chunkSize, ends }, []); } catch (e) { this.jobSlot.delete(job); this.jobShape.delete(job); throw e; }
     if (r.op !== 'hashed') throw new Error(`unexpected reply ${r.op}`);
     const raw = Buffer.from(r.ids);
     const ids: string[] = new Array(raw.length / 32);
@@ -262,9 +262,9 @@ export class ChunkPool {
    * `directFd`, the same file opened with O_DIRECT, when one is given). Returns the index of the first damaged
    * record (nothing is written then), or -1; `truncated` when the pack ends early.
    */
-  async writeRun(pack: string, packOffset: number, packLen: number, recs: StoredRecord[], fd: number, position: number, directFd = -1): Promise<{ bad: number; truncated: boolean }> {
+  async writeRun(hash: HashName, pack: string, packOffset: number, packLen: number, recs: StoredRecord[], fd: number, position: number, directFd = -1): Promise<{ bad: number; truncated: boolean }> {
     const slot = this.leastBusy();
-    const { run, transfer } = runRequest(pack, packOffset, packLen, recs);
+    const { run, transfer } = runRequest(hash, pack, packOffset, packLen, recs);
     const r = await this.send(slot, { op: 'write', job: this.nextJob++, fd, directFd, position, ...run }, transfer);
     if (r.op !== 'wrote') throw new Error(`unexpected reply ${r.op}`);
     return { bad: r.bad, truncated: r.truncated };
@@ -276,9 +276,9 @@ export class ChunkPool {
    * stat it. Returns the index of the first damaged record (nothing is created then) or -1, and
    * the stat.
    */
-  async createFile(abs: string, meta: { mode: number; uid: number; gid: number; mtime: string; chown: boolean }, from: { pack: string; packOffset: number; packLen: number; recs: StoredRecord[] } | null): Promise<{ bad: number; truncated: boolean; stat: CreatedStat | [] }> {
+  async createFile(hash: HashName, abs: string, meta: { mode: number; uid: number; gid: number; mtime: string; chown: boolean }, from: { pack: string; packOffset: number; packLen: number; recs: StoredRecord[] } | null): Promise<{ bad: number; truncated: boolean; stat: CreatedStat | [] }> {
     const slot = this.leastBusy();
-    const { run, transfer } = runRequest(from?.pack ?? '', from?.packOffset ?? 0, from?.packLen ?? 0, from?.recs ?? []);
+    const { run, transfer } = runRequest(hash, from?.pack ?? '', from?.packOffset ?? 0, from?.packLen ?? 0, from?.recs ?? []);
     const r = await this.send(slot, { op: 'create', job: this.nextJob++, path: abs, mode: meta.mode, uid: meta.uid, gid: meta.gid, chown: meta.chown, mtimeNs: meta.mtime, ...run }, transfer);
     if (r.op !== 'created') throw new Error(`unexpected reply ${r.op}`);
     return { bad: r.bad, truncated: r.truncated, stat: r.stat };
@@ -300,13 +300,13 @@ export class ChunkPool {
 }
 
 /** The part of a worker message that names a run of records (and the ids' buffer to transfer). */
-function runRequest(pack: string, packOffset: number, packLen: number, recs: StoredRecord[]): { run: RunRequest; transfer: ArrayBuffer[] } {
+function runRequest(hash: HashName, pack: string, packOffset: number, packLen: number, recs: StoredRecord[]): { run: RunRequest; transfer: ArrayBuffer[] } {
   const ids = Buffer.allocUnsafe(recs.length * 32);
   recs.forEach((r, k) => ids.write(r.id, k * 32, 'hex'));
   const idsAb = ids.buffer.slice(ids.byteOffset, ids.byteOffset + ids.length) as ArrayBuffer;
   return {
     run: {
-      pack, packOffset, packLen, ids: idsAb, offsets: recs.map((x) => x.offset), stored: recs.map((x) => x.stored),
+      hash, pack, packOffset, packLen, ids: idsAb, offsets: recs.map((x) => x.offset), stored: recs.map((x) => x.stored),
       sizes: recs.map((x) => x.size), codecs: recs.map((x) => x.codec), types: recs.map((x) => x.type),
     },
     transfer: [idsAb],

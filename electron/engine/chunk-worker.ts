@@ -8,7 +8,7 @@ import { parentPort } from 'node:worker_threads';
 import { CCtx, DCtx, CParameter, compressBound } from 'zstd-napi/binding';
 import type { WorkerRequest, WorkerReply, RunRequest } from './chunk-pool';
 import { setFdTimesNsSync } from './native';
-import { objectIdBytes, ID_BYTES, REC_HEADER, TYPE_CODE } from './objects';
+import { objectIdBytes, objectIdInto, ID_BYTES, REC_HEADER, TYPE_CODE } from './objects';
 import { worthCompressing, levelFor } from './compress';
 import { AlignedBuffer, DIRECT_ALIGN } from './direct-io';
 
@@ -151,10 +151,10 @@ function decodeRun(m: RunRequest): { out: Buffer; total: number; mem: AlignedBuf
       ok = stored.length === size;
       if (ok) stored.copy(dst);
     }
-    // Why not always hash: SHA-256 of every chunk was a sixth of a checkout's CPU. A frame
+    // Why not always hash: SHA-256 of every chunk was a sixth of a checkout's CPU (BLAKE3 less). A frame
     // with a checksum was checked by zstd just now, and its record header names this id.
     const checked = ok && m.codecs[k] === 1 && hasChecksum(stored) && headerMatches(src, m.offsets[k], TYPE_CODE[m.types[k]], id, 1, size, m.stored[k]);
-    if (!ok || (!checked && !objectIdBytes(m.types[k], dst).equals(id))) { freeOut.push(mem); return { bad: k, truncated: false }; }
+    if (!ok || (!checked && !objectIdBytes(m.types[k], dst, m.hash).equals(id))) { freeOut.push(mem); return { bad: k, truncated: false }; }
     o += size;
   }
   return { out, total, mem };
@@ -169,7 +169,7 @@ port.on('message', (m: WorkerRequest) => {
       const block = Buffer.from(buf, 0, m.len);
       const n = chunkCount(m);
       const ids = Buffer.allocUnsafeSlow(n * 32);
-      for (let i = 0; i < n; i++) objectIdBytes('chunk', block.subarray(chunkStart(m, i), chunkEnd(m, i))).copy(ids, i * 32);
+      for (let i = 0; i < n; i++) objectIdInto('chunk', block.subarray(chunkStart(m, i), chunkEnd(m, i)), m.hash, ids, i * 32);
       held.set(m.job, { buf, len: m.len, chunkSize: m.chunkSize, ends: m.ends });
       const idsAb = ids.buffer as ArrayBuffer;
       reply({ op: 'hashed', job: m.job, ids: idsAb }, [idsAb]);

@@ -69,7 +69,7 @@ export async function workingRoots(engine: Engine, dot: string, branch: string):
   const roots: Record<string, SubdotRoot> = {};
   const trees = new Map<string, Buffer>();
   for (const sub of await engine.subdotNames(dot, branch)) {
-    const r = await snapshotDir(path.join(engine.genDir(dot, gen), sub), { chunkSize: engine.chunkSize, store: null, cache: caches[sub], treesIn: engine.objects });
+    const r = await snapshotDir(path.join(engine.genDir(dot, gen), sub), { chunkSize: engine.chunkSize, store: null, hash: engine.hash, cache: caches[sub], treesIn: engine.objects });
     roots[sub] = r.root;
     for (const [k, v] of r.trees) trees.set(k, v);
   }

@@ -18,6 +18,7 @@ import { gc } from './gc';
 import { snapshotDir, scanDir } from './snapshot';
 import { chunkPool, BLOCK_SIZE } from './chunk-pool';
 import { countDatasyncs } from '../../test/helpers';
+import { objectId } from './objects';
 
 async function fresh(): Promise<{ e: Engine; home: string; done: () => Promise<void> }> {
   const home = await fsp.mkdtemp(path.join(os.tmpdir(), 'dm-engine-'));
@@ -280,7 +281,7 @@ test('a file modified within the last 2 s, or dated in the future, is read again
       await write(path.join(dir, name), name);
       if (t !== null) dmfs()!.lutimesNs(path.join(dir, name), t, t);
     }
-    const opts = () => ({ chunkSize: 64 * 1024, store: null, racyAfterNs: BigInt(Date.now() - 2000) * 1_000_000n });
+    const opts = () => ({ chunkSize: 64 * 1024, store: null, hash: 'blake3' as const, racyAfterNs: BigInt(Date.now() - 2000) * 1_000_000n });
     const first = await snapshotDir(dir, opts());
     assert.equal(first.readFiles, 5);
     assert.deepEqual(first.cache.paths().sort(), ['hour-ago.txt', 'y1960.txt', 'y1990.txt']);
@@ -303,7 +304,7 @@ test('unchanged files are not re-read on commit (stat cache); a changed page sto
     await commit(e, 'pg', { message: 'v1' });
     const gen = (await e.genOf('pg', 'master'))!;
     const cache = (await e.readCache('pg', gen)).db;
-    const again = await snapshotDir(dir, { chunkSize: e.chunkSize, store: null, cache });
+    const again = await snapshotDir(dir, { chunkSize: e.chunkSize, store: null, hash: e.hash, cache });
     assert.equal(again.readFiles, 0, 'no file re-read when nothing changed');
     // Change three 8 KiB pages in place, as PostgreSQL does.
     const fh = await fsp.open(rel, 'r+');
@@ -337,7 +338,7 @@ test('a long-running engine parses a stat cache once, and sees it rewritten by a
     assert.notEqual(second, first);
     assert.deepEqual(second.db.paths().sort(), ['a', 'b']);
     // And this engine's next commit, from that cache, reads no file again.
-    const r = await snapshotDir(dir, { chunkSize: e.chunkSize, store: null, cache: second.db });
+    const r = await snapshotDir(dir, { chunkSize: e.chunkSize, store: null, hash: e.hash, cache: second.db });
     assert.equal(r.readFiles, 0);
   } finally { await other.close(); await done(); }
 });
@@ -413,8 +414,7 @@ test('checkout writes all subdots at once: big files come back whole with their 
     // A flipped byte in the middle of the big upload: the checkout fails naming the damage, and
     // the branch it would have made does not exist.
     const pack = e.objects as unknown as { locate(id: string): { pack: string; offset: number } | undefined };
-    const { objectId } = await import('./objects');
-    const loc = pack.locate(objectId('chunk', files['video/clip.mp4'].subarray(2 * e.chunkSize, 3 * e.chunkSize)))!;
+    const loc = pack.locate(objectId('chunk', files['video/clip.mp4'].subarray(2 * e.chunkSize, 3 * e.chunkSize), e.hash))!;
     const buf = await fsp.readFile(loc.pack);
     buf[loc.offset + 100] ^= 0x01;
     await fsp.chmod(loc.pack, 0o644);
@@ -462,6 +462,53 @@ test('a store written by a newer format is refused with STORE_FORMAT', async () 
     await fsp.writeFile(path.join(home, 'store.json'), JSON.stringify({ format: 9, hash: 'blake9', compression: 'zstd', chunking: { kind: 'fixed', size: 1 } }));
     await assert.rejects(Engine.open(home), (err: any) => err.code === 'STORE_FORMAT');
   } finally { await fsp.rm(home, { recursive: true, force: true }); }
+});
+
+test('a store keeps the hash it was made with: blake3 for new stores, sha256 for stores made before (or with DM_HASH=sha256), which commit, check out and verify as ever', async () => {
+  const homes: string[] = [];
+  const saved = process.env.DM_HASH;
+  try {
+    const ids: Record<string, string> = {};
+    for (const hash of ['blake3', 'sha256'] as const) {
+      const home = await fsp.mkdtemp(path.join(os.tmpdir(), 'dm-hash-'));
+      homes.push(home);
+      if (hash === 'sha256') process.env.DM_HASH = 'sha256'; else delete process.env.DM_HASH;
+      let e = await Engine.open(home);
+      delete process.env.DM_HASH;
+      assert.equal(e.hash, hash);
+      assert.equal(JSON.parse(await read(path.join(home, 'store.json'))).hash, hash);
+      await e.createDot('app');
+      const dir = await e.workDir('app', 'db', { create: true });
+      const page = randomBytes(300_000);
+      await write(path.join(dir, 'page'), page);
+      await commit(e, 'app', { message: 'one' });
+      // Reopened without DM_HASH, the store still names objects its own way.
+      await e.close();
+      e = await Engine.open(home);
+      assert.equal(e.hash, hash);
+      ids[hash] = objectId('chunk', page.subarray(0, e.chunkSize), hash);
+      assert.equal(e.objects.info(ids[hash])?.type, 'chunk', `${hash}: the first chunk is stored under its ${hash} id`);
+      await write(path.join(dir, 'page'), Buffer.concat([page, Buffer.from('more')]));
+      const two = await commit(e, 'app', { message: 'two' });
+      await expectCheckedOut(e, dir, 'db', two.id, { page: Buffer.concat([page, Buffer.from('more')]) });
+      assert.equal((await verify(e)).ok, true);
+      await e.close();
+    }
+    assert.notEqual(ids.blake3, ids.sha256);
+    // A hash this version does not know: refused, the store untouched.
+    const fmt = path.join(homes[0], 'store.json');
+    const good = await read(fmt);
+    await fsp.writeFile(fmt, good.replace('"blake3"', '"md5"'));
+    await assert.rejects(Engine.open(homes[0]), (err: any) => err.code === 'STORE_FORMAT' && /md5/.test(err.message));
+    process.env.DM_HASH = 'md5';
+    const home = await fsp.mkdtemp(path.join(os.tmpdir(), 'dm-hash-'));
+    homes.push(home);
+    await assert.rejects(Engine.open(home), (err: any) => err.code === 'INVALID_ARGUMENT' && /DM_HASH/.test(err.message));
+    assert.deepEqual(await fsp.readdir(home), [], 'no store was made');
+  } finally {
+    if (saved === undefined) delete process.env.DM_HASH; else process.env.DM_HASH = saved;
+    for (const h of homes) await fsp.rm(h, { recursive: true, force: true });
+  }
 });
 
 test('the store lock is re-entrant only within one call chain: concurrent calls in one process wait', async () => {
@@ -524,7 +571,7 @@ test('trees a commit reuses from the stat cache are exactly the trees a full rea
     const backdate = async () => { for (const f of ['a/b/one', 'a/b/two', 'a/c/three', 'top']) await fsp.utimes(path.join(dir, f), old, old).catch(() => {}); };
     await backdate();
     // What a full read (no cache) gives for the directory as it is now.
-    const full = async () => (await snapshotDir(dir, { chunkSize: e.chunkSize, store: null })).root.tree;
+    const full = async () => (await snapshotDir(dir, { chunkSize: e.chunkSize, store: null, hash: e.hash })).root.tree;
     const treeOf = async (id: string) => (await e.readCommit(id)).subdots.db.tree;
 
     const v1 = await commit(e, 'app', { message: 'v1' });
@@ -554,7 +601,7 @@ test('trees a commit reuses from the stat cache are exactly the trees a full rea
     // Status (no store) reuses the committed trees as a commit does: an unchanged dot encodes no
     // tree, and a change deep down re-encodes only the directories above it, and the one that
     // holds another name of the changed file (a/c/hard: its stat changed with it).
-    const statusOf = async () => snapshotDir(dir, { chunkSize: e.chunkSize, store: null, cache: (await e.readCache('app', (await e.genOf('app', 'master'))!)).db, treesIn: e.objects });
+    const statusOf = async () => snapshotDir(dir, { chunkSize: e.chunkSize, store: null, hash: e.hash, cache: (await e.readCache('app', (await e.genOf('app', 'master'))!)).db, treesIn: e.objects });
     const clean = await statusOf();
     assert.equal(clean.root.tree, await treeOf(v4.id));
     assert.equal(clean.trees.size, 0, 'status of an unchanged dot encoded trees');
@@ -677,7 +724,7 @@ test('checkout records what it wrote in the stat cache exactly (hard-linked file
       assert.ok(c, `cache entry for ${rel}`);
       assert.deepEqual([c.size, c.mtime, c.ctime, c.ino, c.mode, c.uid, c.gid], [Number(st.size), st.mtimeNs.toString(), st.ctimeNs.toString(), st.ino.toString(), Number(st.mode & 0o7777n), Number(st.uid), Number(st.gid)], rel);
     }
-    const again = await snapshotDir(copy, { chunkSize: e.chunkSize, store: null, cache });
+    const again = await snapshotDir(copy, { chunkSize: e.chunkSize, store: null, hash: e.hash, cache });
     assert.equal(again.readFiles, 0, 'no file re-read after checkout');
   } finally { await done(); }
 });

@@ -132,7 +132,7 @@ async function limit<T>(items: T[], n: number, fn: (t: T) => Promise<void>): Pro
  */
 export async function materialize(store: ObjectStore, root: SubdotRoot, dest: string, opts: MaterializeOptions): Promise<MaterializedFile[]> {
   const load = treeLoader(store);
-  const zeroId = objectId('chunk', Buffer.alloc(opts.chunkSize));
+  const zeroId = objectId('chunk', Buffer.alloc(opts.chunkSize), store.hash);
   /** Raw size of a chunk, from the store's index. */
   const sizeOf = (id: string): number => {
     const info = store.info(id);

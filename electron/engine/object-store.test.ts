@@ -145,14 +145,14 @@ test('checkout trusts a chunk without hashing it only when its zstd checksum hol
   try {
     const s = await PackStore.open(dir, { level: 3 });
     const datas = Array.from({ length: 3 }, (_, i) => Buffer.from(`page ${i} `.repeat(20000)));
-    const ids = [objectId('chunk', datas[0])];
+    const ids = [objectId('chunk', datas[0], s.hash)];
     // Commits hash and compress chunks in the worker pool.
     await snapshotInto(s, dir, datas[0]);
     ids.push(await s.put('chunk', datas[1]));
     // A frame as stores written before checksums hold it, stored under the id of other content.
     const wrong = Buffer.from('something else '.repeat(8000)).subarray(0, datas[2].length);
-    await s.putTrustedMany([{ id: objectId('chunk', datas[2]), type: 'chunk', codec: 1, size: datas[2].length, bytes: zstdCompress(wrong) }]);
-    ids.push(objectId('chunk', datas[2]));
+    await s.putTrustedMany([{ id: objectId('chunk', datas[2], s.hash), type: 'chunk', codec: 1, size: datas[2].length, bytes: zstdCompress(wrong) }]);
+    ids.push(objectId('chunk', datas[2], s.hash));
     await s.flush();
     const pack = (await s.packs())[0];
     const buf = await fsp.readFile(pack);

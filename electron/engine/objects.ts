@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { blake3 } from './native';
 
 /** The three kinds of immutable objects: file content chunks, directory trees, commits. */
 export type ObjectType = 'chunk' | 'tree' | 'commit';
@@ -8,23 +9,55 @@ export const TYPE_CODE: Record<ObjectType, number> = { chunk: 1, tree: 2, commit
 /** Reverse of TYPE_CODE. */
 export const CODE_TYPE: Record<number, ObjectType> = { 1: 'chunk', 2: 'tree', 3: 'commit' };
 
-/** Length in bytes of an object id (SHA-256). */
+/** Length in bytes of an object id (SHA-256 or BLAKE3). */
 export const ID_BYTES = 32;
 
 /** A record's header in a pack: type u8, id, codec u8, raw size u32, stored size u32 (big-endian). */
 export const REC_HEADER = 1 + ID_BYTES + 1 + 4 + 4;
 
 /**
- * The id of an object: SHA-256 over "<type> <length>\0" + content (as git does),
- * so a chunk can never be mistaken for a tree or commit with the same bytes.
+ * How a store names its objects (store.json "hash"; a hub dot and a bundle record it too). Ids of
+ * the two never match, so stores, hubs and bundles with different hashes refuse to mix.
+ * - blake3 (new stores): keyed BLAKE3 with the key blake3Key(type). About 3x faster than
+ *   SHA-256 with SHA-NI (5.4 against 1.7 GB/s per core here), through the native helper.
+ * - sha256 (stores made before): SHA-256 over "<type> <length>\0" + content, as git does.
  */
-export function objectId(type: ObjectType, data: Uint8Array): string {
-  return objectIdBytes(type, data).toString('hex');
+export type HashName = 'sha256' | 'blake3';
+/** The hash of new stores. */
+export const DEFAULT_HASH: HashName = 'blake3';
+/** True for a hash this version knows. */
+export function isHashName(s: unknown): s is HashName {
+  return s === 'sha256' || s === 'blake3';
+}
+
+const keys = new Map<ObjectType, Buffer>();
+/**
+ * The BLAKE3 key of a type: "dotdesk object <type>" in UTF-8, zero-padded to 32 bytes. One key a
+ * type keeps a chunk from ever being mistaken for a tree or commit with the same bytes. Any
+ * BLAKE3 tool reproduces an id: `b3sum --keyed` with that key on standard input.
+ */
+export function blake3Key(type: ObjectType): Buffer {
+  let k = keys.get(type);
+  if (!k) { k = Buffer.alloc(32); k.write(`dotdesk object ${type}`); keys.set(type, k); }
+  return k;
+}
+
+/** The id of an object of `type` with content `data` in a store whose hash is `hash`. */
+export function objectId(type: ObjectType, data: Uint8Array, hash: HashName): string {
+  return objectIdBytes(type, data, hash).toString('hex');
 }
 
 /** objectId() as 32 raw bytes (the chunk workers pass ids around in this form). */
-export function objectIdBytes(type: ObjectType, data: Uint8Array): Buffer {
-  return createHash('sha256').update(`${type} ${data.length}\0`).update(data).digest();
+export function objectIdBytes(type: ObjectType, data: Uint8Array, hash: HashName): Buffer {
+  const out = Buffer.allocUnsafe(32);
+  objectIdInto(type, data, hash, out, 0);
+  return out;
+}
+
+/** objectId() written to out[at, at + 32). */
+export function objectIdInto(type: ObjectType, data: Uint8Array, hash: HashName, out: Buffer, at: number): void {
+  if (hash === 'sha256') createHash('sha256').update(`${type} ${data.length}\0`).update(data).digest().copy(out, at);
+  else blake3(blake3Key(type), data, out, at);
 }
 
 /** True for a 64-hex-digit object id. */
@@ -46,6 +79,8 @@ export interface ObjectInfo {
  * They pass one shared test suite (object-store.suite.ts).
  */
 export interface ObjectStore {
+  /** How this store names objects: every id it gives or accepts is of this hash. */
+  readonly hash: HashName;
   /** True when the object is stored (or staged in the current write batch). */
   has(id: string): boolean;
   /** Type and size of a stored object, or undefined. */

@@ -3,7 +3,7 @@ import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import { DmError } from '../contract/errors';
-import { ObjectStore, ObjectType, ObjectInfo, TYPE_CODE, CODE_TYPE, objectId, ID_BYTES, REC_HEADER } from './objects';
+import { ObjectStore, ObjectType, ObjectInfo, TYPE_CODE, CODE_TYPE, objectId, ID_BYTES, REC_HEADER, HashName, DEFAULT_HASH } from './objects';
 import { encode, decode, Codec } from './compress';
 import { fsyncDir, isNotFound, tmpNameFor } from './fsutil';
 import { crashPoint } from './crash';
@@ -52,6 +52,8 @@ export interface PackLoc {
 export interface PackStoreOptions {
   /** zstd level (recorded in store.json). */
   level: number;
+  /** How objects are named (recorded in store.json, or for a hub dot in its row); default DEFAULT_HASH. */
+  hash?: HashName;
 }
 
 /**
@@ -295,6 +297,8 @@ export class PackStore implements ObjectStore {
 
   private constructor(readonly dir: string, readonly opts: PackStoreOptions) {}
 
+  get hash(): HashName { return this.opts.hash ?? DEFAULT_HASH; }
+
   /** Opens (creating if needed) the pack directory and loads every pack index. */
   static async open(dir: string, opts: PackStoreOptions): Promise<PackStore> {
     await fsp.mkdir(dir, { recursive: true });
@@ -394,7 +398,7 @@ export class PackStore implements ObjectStore {
     const { loc, bytes } = await this.readStored(id);
     let data: Buffer;
     try { data = await decode(loc.codec, bytes); } catch { throw corrupt(id, loc, 'compressed data is damaged'); }
-    if (data.length !== loc.size || objectId(loc.type, data) !== id) throw corrupt(id, loc, 'content does not match its hash');
+    if (data.length !== loc.size || objectId(loc.type, data, this.hash) !== id) throw corrupt(id, loc, 'content does not match its hash');
     return data;
   }
 
@@ -424,7 +428,7 @@ export class PackStore implements ObjectStore {
         continue;
       }
       const run = this.runAt(ids, i, first);
-      jobs.push(pool.writeRun(first.pack, run.start, run.len, run.recs, fd, pos, directFd).then(({ bad, truncated }) => this.checkRun(run.recs, first, bad, truncated)));
+      jobs.push(pool.writeRun(this.hash, first.pack, run.start, run.len, run.recs, fd, pos, directFd).then(({ bad, truncated }) => this.checkRun(run.recs, first, bad, truncated)));
       pos += run.bytes;
       i += run.recs.length;
     }
@@ -467,20 +471,20 @@ export class PackStore implements ObjectStore {
    */
   async createFile(ids: string[], abs: string, meta: { mode: number; uid: number; gid: number; mtime: string; chown: boolean }): Promise<CreatedStat | undefined> {
     if (ids.length === 0) {
-      const r = await chunkPool().createFile(abs, meta, null);
+      const r = await chunkPool().createFile(this.hash, abs, meta, null);
       return r.stat.length ? r.stat : undefined;
     }
     const first = this.locate(ids[0]);
     if (!first || (this.writer && first.pack === this.writer.tmpPath)) return undefined;
     const run = this.runAt(ids, 0, first);
     if (run.recs.length !== ids.length) return undefined;
-    const r = await chunkPool().createFile(abs, meta, { pack: first.pack, packOffset: run.start, packLen: run.len, recs: run.recs });
+    const r = await chunkPool().createFile(this.hash, abs, meta, { pack: first.pack, packOffset: run.start, packLen: run.len, recs: run.recs });
     this.checkRun(run.recs, first, r.bad, r.truncated);
     return r.stat.length ? r.stat : undefined;
   }
 
   put(type: ObjectType, data: Uint8Array, knownId?: string): Promise<string> {
-    const id = knownId ?? objectId(type, data);
+    const id = knownId ?? objectId(type, data, this.hash);
     if (this.index.has(id) || this.writer?.entries.has(id)) { this.stats.dedupedObjects++; return Promise.resolve(id); }
     const running = this.inflight.get(id);
     if (running) { this.stats.dedupedObjects++; return running; }
@@ -518,7 +522,7 @@ export class PackStore implements ObjectStore {
   async putEncoded(id: string, type: ObjectType, codec: Codec, size: number, bytes: Buffer): Promise<void> {
     if (this.has(id)) return;
     const data = await decode(codec, bytes);
-    if (data.length !== size || objectId(type, data) !== id) throw new DmError('STORE_CORRUPT', `Received object ${id.slice(0, 12)} does not match its hash.`, 'The transfer or file is damaged; nothing was stored from it.');
+    if (data.length !== size || objectId(type, data, this.hash) !== id) throw new DmError('STORE_CORRUPT', `Received object ${id.slice(0, 12)} does not match its hash.`, 'The transfer or file is damaged; nothing was stored from it.');
     await this.addEncoded(id, type, codec, size, bytes);
   }
 
@@ -657,7 +661,7 @@ export class PackStore implements ObjectStore {
         const bytes = Buffer.alloc(loc.stored);
         await fh.read(bytes, 0, loc.stored, loc.offset);
         let ok = false;
-        try { const d = await decode(loc.codec, bytes); ok = d.length === loc.size && objectId(loc.type, d) === id; } catch { ok = false; }
+        try { const d = await decode(loc.codec, bytes); ok = d.length === loc.size && objectId(loc.type, d, this.hash) === id; } catch { ok = false; }
         if (!ok) { damaged.push(id); damagedIn.add(pack); continue; }
         await this.serialWrite(async () => {
           if (this.writer && this.writer.size + bytes.length > PACK_LIMIT) await this.finishPack();

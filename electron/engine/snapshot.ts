@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import { promises as fsp, BigIntStats } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { DmError } from '../contract/errors';
-import { ObjectStore, objectId } from './objects';
+import { ObjectStore, objectId, HashName } from './objects';
 import { chunkPool, BLOCK_SIZE } from './chunk-pool';
 import { decode } from './compress';
 import { dmfs, ScanFn } from './native';
@@ -19,6 +19,8 @@ export interface SnapshotOptions {
   chunkSize: number;
   /** When set, new chunks and trees are written to it; when null, only ids are computed (status/diff). */
   store: ObjectStore | null;
+  /** How ids are computed: the store's hash (required with store=null, which has none to ask). */
+  hash?: HashName;
   cache?: StatCache;
   /** Files modified at or after this time (ns) are not cached: they could change again within the same clock tick. */
   racyAfterNs?: bigint;
@@ -160,6 +162,8 @@ function scanHash(r: RawScan): string {
  */
 export async function snapshotDir(rootDir: string, opts: SnapshotOptions): Promise<SnapshotResult> {
   const { chunkSize, store } = opts;
+  const hash = store?.hash ?? opts.hash;
+  if (!hash) throw new Error('snapshotDir: store=null needs opts.hash');
   const treesIn = store ?? opts.treesIn;
   const oldCache = opts.cache ?? new StatCache();
   const cache = new StatCache();
@@ -182,7 +186,7 @@ export async function snapshotDir(rootDir: string, opts: SnapshotOptions): Promi
    */
   const processBlock = async (ab: SharedArrayBuffer, len: number, reserved: number, ends?: Uint32Array): Promise<string[]> => {
     try {
-      const { job, ids } = await pool.hash(ab, len, chunkSize, ends);
+      const { job, ids } = await pool.hash(hash, ab, len, chunkSize, ends);
       const which: number[] = [];
       if (store) for (let i = 0; i < ids.length; i++) if (!pending.has(ids[i]) && !store.has(ids[i])) { pending.add(ids[i]); which.push(i); }
       const { chunks: encoded, block: back } = await pool.compress(job, which, level);
@@ -355,7 +359,7 @@ export async function snapshotDir(rootDir: string, opts: SnapshotOptions): Promi
 
   const putTree = async (t: Tree): Promise<string> => {
     const buf = encodeTree(t);
-    const id = objectId('tree', buf);
+    const id = objectId('tree', buf, hash);
     trees.set(id, buf);
     if (store) await store.put('tree', buf, id);
     return id;

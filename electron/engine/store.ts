@@ -11,12 +11,12 @@ import { StoreLock } from './lock';
 import { atomicWrite, atomicSymlink, appendLine, readIfExists, readdirOrEmpty, isNotFound, exists, mkdirp } from './fsutil';
 import { Commit, decodeCommit, encodeCommit } from './model';
 import { StatCache, decodeCaches, encodeCaches } from './stat-cache';
-import { isObjectId } from './objects';
+import { isObjectId, isHashName, DEFAULT_HASH, HashName } from './objects';
 import { crashPoint } from './crash';
 import { defaultHome } from './defaults';
 
 /** The on-disk format description, recorded so future versions and other runtimes read it right. */
-export interface StoreFormat { format: 1; hash: 'sha256'; compression: 'zstd'; level: number; chunking: { kind: 'fixed'; size: number }; created: string }
+export interface StoreFormat { format: 1; hash: HashName; compression: 'zstd'; level: number; chunking: { kind: 'fixed'; size: number }; created: string }
 
 /**
  * Default chunking: fixed 256 KiB chunks aligned to file offsets. Measured on the bench data
@@ -32,6 +32,17 @@ export const DEFAULT_CHUNK_SIZE = 256 * 1024;
 export const DEFAULT_LEVEL = 2;
 
 export { defaultHome } from './defaults';
+
+/**
+ * The hash of a new store: DM_HASH when set (sha256 makes a store that can share with hubs and
+ * bundles of stores made before BLAKE3 came in), else DEFAULT_HASH.
+ */
+function newStoreHash(): HashName {
+  const env = process.env.DM_HASH;
+  if (env === undefined || env === '') return DEFAULT_HASH;
+  if (!isHashName(env)) throw new DmError('INVALID_ARGUMENT', `DM_HASH is "${env}", which is not a hash this version knows.`, 'Set DM_HASH to blake3 or sha256, or unset it.');
+  return env;
+}
 
 /** A crash-recovery journal: written after the new working directory is complete, replayed on the next lock. */
 export interface Journal { op: 'create-branch' | 'reset'; branch: string; gen: string; oldGen?: string; from: string | null; to: string | null; setHead?: boolean; trashOld?: string }
@@ -55,7 +66,7 @@ export class Engine {
   }
 
   /** Opens the store at `home` (default: DM_HOME or the per-user data dir), creating it if needed. */
-  static async open(home = defaultHome(), opts: { chunkSize?: number; level?: number } = {}): Promise<Engine> {
+  static async open(home = defaultHome(), opts: { chunkSize?: number; level?: number; hash?: HashName } = {}): Promise<Engine> {
     await mkdirp(home);
     const fmtPath = path.join(home, 'store.json');
     let fmt: StoreFormat;
@@ -63,21 +74,24 @@ export class Engine {
     if (raw === undefined) {
       const envChunk = Number(process.env.DM_CHUNK_SIZE ?? 0);
       const size = opts.chunkSize ?? (envChunk >= 4096 && envChunk <= 4 * 1024 * 1024 && (envChunk & (envChunk - 1)) === 0 ? envChunk : DEFAULT_CHUNK_SIZE);
-      fmt = { format: 1, hash: 'sha256', compression: 'zstd', level: opts.level ?? DEFAULT_LEVEL, chunking: { kind: 'fixed', size }, created: new Date().toISOString() };
+      const hash = opts.hash ?? newStoreHash();
+      fmt = { format: 1, hash, compression: 'zstd', level: opts.level ?? DEFAULT_LEVEL, chunking: { kind: 'fixed', size }, created: new Date().toISOString() };
       await mkdirp(path.join(home, 'dots'));
       await atomicWrite(fmtPath, JSON.stringify(fmt, null, 2) + '\n');
     } else {
       try { fmt = JSON.parse(raw); } catch { throw new DmError('STORE_FORMAT', `${fmtPath} is not valid JSON.`, 'The store description is damaged; restore it or point DM_HOME elsewhere.'); }
-      if (fmt.format !== 1 || fmt.hash !== 'sha256' || fmt.compression !== 'zstd' || fmt.chunking?.kind !== 'fixed') {
+      if (fmt.format !== 1 || !isHashName(fmt.hash) || fmt.compression !== 'zstd' || fmt.chunking?.kind !== 'fixed') {
         throw new DmError('STORE_FORMAT', `The store at ${home} uses format ${JSON.stringify(fmt.format)} (${fmt.hash}/${fmt.compression}) which this version cannot read.`, 'Upgrade Dotdesk.');
       }
     }
-    const objects = await PackStore.open(path.join(home, 'objects', 'packs'), { level: fmt.level });
+    const objects = await PackStore.open(path.join(home, 'objects', 'packs'), { level: fmt.level, hash: fmt.hash });
     return new Engine(home, fmt, objects);
   }
 
   /** Chunk size of this store. */
   get chunkSize(): number { return this.fmt.chunking.size; }
+  /** How this store names objects (see HashName). */
+  get hash(): HashName { return this.fmt.hash; }
 
   // ---- paths -------------------------------------------------------------------------------
   dotDir(dot: string): string { return path.join(this.home, 'dots', validateName('dot', dot)); }

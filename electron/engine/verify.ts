@@ -99,7 +99,7 @@ async function verifyLocked(engine: Engine): Promise<VerifyReport> {
       report.objects++;
       report.bytes += r.loc.size;
       let ok = false;
-      try { const d = await decode(r.loc.codec, r.bytes); ok = d.length === r.loc.size && objectId(r.loc.type, d) === r.id; } catch { ok = false; }
+      try { const d = await decode(r.loc.codec, r.bytes); ok = d.length === r.loc.size && objectId(r.loc.type, d, engine.hash) === r.id; } catch { ok = false; }
       if (!ok) { bad.add(r.id); report.damaged.push({ id: r.id, pack: path.basename(pack), problem: `${r.loc.type} does not match its hash` }); }
     }
   }

@@ -8,7 +8,7 @@ import type { Engine } from '../engine/store';
 import { walkReachable } from '../engine/verify';
 import { createBranch } from '../engine/checkout';
 import { tmpNameFor, fsyncDir } from '../engine/fsutil';
-import { isObjectId } from '../engine/objects';
+import { isObjectId, isHashName, HashName } from '../engine/objects';
 import { RecordReader, recordHeader } from './records';
 import { validateCommit } from './validate';
 import { moveBranch } from './fast-forward';
@@ -26,10 +26,23 @@ export interface BundleHeader {
   subdots: { name: string; files: number; bytes: number }[];
   origin: { host: string; store: string; exported: string };
   commits: number; objects: number; storedBytes: number; chunkSize: number;
+  /** How the objects are named (see HashName); bundles written before BLAKE3 have none: sha256. */
+  hash?: HashName;
 }
+
+/** The hash of a bundle's object ids. */
+export function bundleHash(h: BundleHeader): HashName { return h.hash ?? 'sha256'; }
 
 /** Result of an import. */
 export interface ImportResult { header: BundleHeader; dot: string; branch: string; createdDot: boolean; alreadyPresent: boolean; objects: number; bytes: number }
+
+/**
+ * The error for mixing a store with a bundle or hub dot whose objects are named by another hash.
+ * The hint names the way out: a store made with the other hash (DM_HASH, a separate DM_HOME).
+ */
+export function hashMismatch(msg: string, theirs: HashName, command: string): DmError {
+  return new DmError('HASH_MISMATCH', msg, `Use a store that names objects with ${theirs}; a new store takes its hash from DM_HASH when it is created: DM_HOME=DIR DM_HASH=${theirs} ${command}`, { hash: theirs });
+}
 
 function invalid(msg: string, hint = 'The file is damaged or not a Dotdesk bundle; nothing was imported.'): DmError { return new DmError('BUNDLE_INVALID', msg, hint); }
 
@@ -54,6 +67,7 @@ export async function exportBundle(engine: Engine, dot: string, spec: string | u
     subdots: Object.entries(c.subdots).map(([name, r]) => ({ name, files: r.files, bytes: r.bytes })),
     origin: { host: os.hostname(), store: engine.home, exported: new Date().toISOString() },
     commits: byType.commit.length, objects: byType.chunk.length + byType.tree.length + byType.commit.length, storedBytes: stored, chunkSize: engine.chunkSize,
+    hash: engine.hash,
   };
   const target = path.resolve(file);
   const tmp = tmpNameFor(target);
@@ -107,6 +121,7 @@ async function readHeader(reader: RecordReader, hash: ReturnType<typeof createHa
   let h: BundleHeader;
   try { h = JSON.parse(hb.toString('utf8')); } catch { throw invalid('The bundle header is not valid JSON.'); }
   if (!h || h.format !== 'dotdesk-bundle' || h.version !== 1) throw invalid('The bundle header has an unknown format.');
+  if (h.hash !== undefined && !isHashName(h.hash)) throw invalid(`The bundle names its objects with ${JSON.stringify(h.hash)}, which this version does not know.`, 'Upgrade Dotdesk.');
   if (!isObjectId(h.commit) || nameProblem(h.dot) || (h.branch !== null && nameProblem(h.branch)) || !Number.isSafeInteger(h.objects) || h.objects < 1) throw invalid('The bundle header is malformed (dot, branch, commit or object count).');
   return h;
 }
@@ -137,6 +152,7 @@ export async function importBundle(engine: Engine, file: string, opts: { dot?: s
     let bytes = 0;
     try {
       header = await readHeader(reader, hash);
+      if (bundleHash(header) !== engine.hash) throw hashMismatch(`The bundle names its objects with ${bundleHash(header)}, this store with ${engine.hash}; they cannot be mixed. Nothing was imported.`, bundleHash(header), `dm import ${path.basename(file)}`);
       for (let i = 0; i < header.objects; i++) {
         const o = await reader.record();
         hash.update(recordHeader({ ...o, stored: o.bytes.length })).update(o.bytes);

@@ -4,12 +4,17 @@ import * as fs from 'node:fs';
 import * as tls from 'node:tls';
 import { DmError, isErrorInfo, fromErrorInfo } from '../contract/errors';
 import { remoteUrl, RemoteEntry } from './config';
+import type { HashName } from '../engine/objects';
 
 /** Ids per have/fetch request (the hub accepts up to 20000). */
 export const IDS_PER_REQUEST = 10000;
 
 /** A dot as the hub describes it. */
-export interface HubDotInfo { owner: string; name: string; public: boolean; access: 'owner' | 'write' | 'read' | 'public'; branches: Record<string, string>; created?: string }
+export interface HubDotInfo {
+  owner: string; name: string; public: boolean; access: 'owner' | 'write' | 'read' | 'public'; branches: Record<string, string>; created?: string;
+  /** How the dot's objects are named (hubs older than BLAKE3 stores send none: sha256). */
+  hash?: HashName;
+}
 
 const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 8 });
 let httpsAgent: https.Agent | undefined;
@@ -93,7 +98,7 @@ export class HubClient {
     try { return await this.json('GET', this.dp(owner, dot)); } catch (e) { if ((e as DmError).code === 'NOT_FOUND') return undefined; throw e; }
   }
   /** Creates a dot in the user's namespace (idempotent). */
-  async createDot(owner: string, dot: string): Promise<HubDotInfo> { return this.json('POST', this.dp(owner, dot), {}); }
+  async createDot(owner: string, dot: string, hash: HashName): Promise<HubDotInfo> { return this.json('POST', this.dp(owner, dot), { hash }); }
   /** Sets a collaborator's access ('none' removes it). */
   async share(owner: string, dot: string, user: string, access: 'read' | 'write' | 'none'): Promise<HubDotInfo> {
     return access === 'none' ? this.json('DELETE', `${this.dp(owner, dot)}/collaborators/${encodeURIComponent(user)}`) : this.json('PUT', `${this.dp(owner, dot)}/collaborators/${encodeURIComponent(user)}`, { access });

@@ -8,7 +8,7 @@ import { checkedTree, validateSubdot } from './validate';
 import { canonicalJson } from '../engine/objects';
 
 function rec(data: Buffer): Buffer {
-  return Buffer.concat([recordHeader({ type: 'chunk', id: objectId('chunk', data), codec: 0, size: data.length, stored: data.length }), data]);
+  return Buffer.concat([recordHeader({ type: 'chunk', id: objectId('chunk', data, 'blake3'), codec: 0, size: data.length, stored: data.length }), data]);
 }
 
 async function* split(buf: Buffer, size: number) { for (let i = 0; i < buf.length; i += size) yield buf.subarray(i, i + size); }
@@ -20,7 +20,7 @@ test('RecordReader reads records across arbitrary stream boundaries', async () =
     const r = new RecordReader(split(all, size));
     const got = [];
     let o;
-    while ((o = await r.next())) { await verifyWire(o); got.push(o.bytes); }
+    while ((o = await r.next())) { await verifyWire(o, 'blake3'); got.push(o.bytes); }
     assert.deepEqual(got, objs);
   }
 });
@@ -34,7 +34,7 @@ test('RecordReader refuses truncation, oversize claims and byte limits', async (
   await assert.rejects((async () => { while (await r.next()); })(), (e: any) => e.code === 'TOO_LARGE');
   const lie = Buffer.from(one); lie[lie.length - 1] ^= 1;
   const o = await new RecordReader(split(lie, 64)).next();
-  await assert.rejects(verifyWire(o!), /does not match its hash/);
+  await assert.rejects(verifyWire(o!, 'blake3'), /does not match its hash/);
 });
 
 test('remote specs: USER@HOST[:PORT]', () => {
@@ -55,7 +55,7 @@ test('childrenFirst puts every id after the ids it refers to, even when shared a
 test('validateSubdot refuses duplicate names and hard links through symlinks or to non-files', async () => {
   const m = { mode: 0o644, uid: 0, gid: 0, mtime: '0' };
   const trees = new Map<string, Buffer>();
-  const put = (entries: unknown[]) => { const b = Buffer.from(canonicalJson({ v: 1, entries })); const id = objectId('tree', b); trees.set(id, b); return id; };
+  const put = (entries: unknown[]) => { const b = Buffer.from(canonicalJson({ v: 1, entries })); const id = objectId('tree', b, 'blake3'); trees.set(id, b); return id; };
   const load = async (id: string) => trees.get(id)!;
   const sub = put([{ name: 'f', type: 'file', size: 0, chunks: [], ...m }]);
   const ok = put([{ name: 'd', type: 'dir', tree: sub, ...m }, { name: 'h', type: 'hardlink', link: 'd/f' }]);

@@ -1,5 +1,5 @@
 import { DmError } from '../contract/errors';
-import { CODE_TYPE, ID_BYTES, ObjectType, TYPE_CODE, objectId } from '../engine/objects';
+import { CODE_TYPE, ID_BYTES, ObjectType, TYPE_CODE, objectId, HashName } from '../engine/objects';
 import { decode, Codec } from '../engine/compress';
 
 /**
@@ -25,11 +25,11 @@ export function recordHeader(o: Omit<WireObject, 'bytes'> & { stored: number }):
   return h;
 }
 
-/** Checks an object's content against its id; returns the raw bytes (for trees and commits). */
-export async function verifyWire(o: WireObject, what = 'object'): Promise<Buffer> {
+/** Checks an object's content against its id (of `hash`); returns the raw bytes (for trees and commits). */
+export async function verifyWire(o: WireObject, hash: HashName, what = 'object'): Promise<Buffer> {
   let data: Buffer;
   try { data = await decode(o.codec, o.bytes); } catch { throw new DmError('STORE_CORRUPT', `Received ${what} ${o.id.slice(0, 12)} has damaged compressed data.`, 'The transfer or file is damaged; nothing was kept from it.'); }
-  if (data.length !== o.size || objectId(o.type, data) !== o.id) throw new DmError('STORE_CORRUPT', `Received ${what} ${o.id.slice(0, 12)} does not match its hash.`, 'The transfer or file is damaged; nothing was kept from it.', { id: o.id });
+  if (data.length !== o.size || objectId(o.type, data, hash) !== o.id) throw new DmError('STORE_CORRUPT', `Received ${what} ${o.id.slice(0, 12)} does not match its hash.`, 'The transfer or file is damaged; nothing was kept from it.', { id: o.id });
   return data;
 }
 

@@ -5,10 +5,10 @@ import type { RemoteInfo, RemoteDotInfo, TransferReport, RemoteBranchStatus, Bun
 import type { Engine } from '../engine/store';
 import { createBranch, checkout } from '../engine/checkout';
 import { RemoteConfig, parseRemoteSpec, remoteUrl, RemoteEntry } from './config';
-import { HubClient } from './hub-client';
+import { HubClient, HubDotInfo } from './hub-client';
 import { pushObjects, fetchObjects, TransferStats } from './transfer';
 import { isAncestor, moveBranch, dirtyFiles } from './fast-forward';
-import { exportBundle, importBundle, inspectBundle } from './bundle';
+import { exportBundle, importBundle, inspectBundle, hashMismatch } from './bundle';
 
 /** Runs fn with the dot's containers stopped (the service's withStopped). */
 export type WithStopped = <T>(dot: string, fn: () => Promise<T>) => Promise<{ result: T; restarted: string[] }>;
@@ -135,8 +135,9 @@ export class RemoteService {
     let info = await client.dot(owner, name);
     if (!info) {
       if (owner !== r.user) throw new DmError('NOT_FOUND', `No dot ${owner}/${name} on ${remote} (or you may not see it).`, `Push to your own namespace (${r.user}/${name}) or ask ${owner} for access.`);
-      info = await client.createDot(owner, name);
+      info = await client.createDot(owner, name, this.engine.hash);
     }
+    this.sameHash(info, remote, `dm push ${remote} ${dot}`);
     if (info.access !== 'owner' && info.access !== 'write') throw new DmError('FORBIDDEN', `You have read-only access to ${owner}/${name} on ${remote}.`, `Ask ${owner} for write access, or push to your own namespace with --remote-dot ${r.user}/${name}.`);
     const remoteHead = info.branches[b] ?? null;
     const base = { remote, dot, branch: b, remoteDot: `${owner}/${name}`, remoteBranch: b, restarted: [] as string[] };
@@ -179,6 +180,7 @@ export class RemoteService {
     const client = new HubClient(r);
     const info = await client.dot(owner, name);
     if (!info) throw new DmError('NOT_FOUND', `No dot ${owner}/${name} on ${remote} (or you may not see it).`, `Check the name with "dm remote dots ${remote}".`);
+    this.sameHash(info, remote, `dm clone ${remote} ${owner}/${name}`);
     const R = info.branches[b];
     if (!R) throw new DmError('BRANCH_NOT_FOUND', `${owner}/${name} on ${remote} has no branch "${b}".`, `Its branches: ${Object.keys(info.branches).join(', ') || '(none)'}.`);
     const stats = await this.engine.withLock('pull ' + dot, () => fetchObjects(this.engine, client, owner, name, R, this.progress));
@@ -214,6 +216,7 @@ export class RemoteService {
     const client = new HubClient(r);
     const info = await client.dot(owner, name);
     if (!info) throw new DmError('NOT_FOUND', `No dot ${owner}/${name} on ${remote} (or you may not see it).`, `Check the name with "dm remote dots ${remote}".`);
+    this.sameHash(info, remote, `dm clone ${remote} ${owner}/${name}`);
     const b = opts.branch ?? (info.branches.master ? 'master' : Object.keys(info.branches)[0]);
     if (!b || !info.branches[b]) throw new DmError('BRANCH_NOT_FOUND', `${owner}/${name} has no branch "${opts.branch ?? 'master'}".`, `Its branches: ${Object.keys(info.branches).join(', ') || '(none: nothing pushed yet)'}.`);
     validateName('branch', b);
@@ -227,6 +230,12 @@ export class RemoteService {
     await this.remember(remote, local, owner, name);
     this.changed(local, 'clone');
     return { remote, dot: local, branch: b, remoteDot: `${owner}/${name}`, remoteBranch: b, from: null, to: R, status: 'cloned', stats, restarted: [], url: this.link(r, owner, name, R) };
+  }
+
+  /** Refuses a hub dot whose objects are named by another hash than this store's (HASH_MISMATCH). */
+  private sameHash(info: HubDotInfo, remote: string, command: string): void {
+    const theirs = info.hash ?? 'sha256';
+    if (theirs !== this.engine.hash) throw hashMismatch(`${info.owner}/${info.name} on ${remote} names its objects with ${theirs}, this store with ${this.engine.hash}; they cannot be mixed. Nothing was sent or received.`, theirs, command);
   }
 
   async remoteStatus(remote: string, dot: string, branch?: string): Promise<RemoteBranchStatus> {

@@ -174,7 +174,7 @@ export async function fetchObjects(engine: Engine, client: HubClient, owner: str
   const mem = new Map<string, WireObject & { data: Buffer }>();
   const getMany = async (ids: string[]) => {
     for (let i = 0; i < ids.length; i += IDS_PER_REQUEST) {
-      for await (const o of fetched(client, owner, dot, ids.slice(i, i + IDS_PER_REQUEST), onBytes)) mem.set(o.id, { ...o, data: await verifyWire(o) });
+      for await (const o of fetched(client, owner, dot, ids.slice(i, i + IDS_PER_REQUEST), onBytes)) mem.set(o.id, { ...o, data: await verifyWire(o, engine.hash) });
     }
   };
   await getMany(need);

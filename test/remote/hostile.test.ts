@@ -37,7 +37,7 @@ async function unchanged(fn: () => Promise<void>) {
   assert.deepEqual((await request(hub.port, 'GET', '/api/v1/dots/alice/app', { key })).json.branches, refs);
 }
 
-function rec(type: ObjectType, data: Buffer, id = objectId(type, data)): Buffer {
+function rec(type: ObjectType, data: Buffer, id = objectId(type, data, 'blake3')): Buffer {
   return Buffer.concat([recordHeader({ type, id, codec: 0, size: data.length, stored: data.length }), data]);
 }
 
@@ -142,7 +142,7 @@ test('hub: two concurrent compare-and-swaps from the same head: exactly one wins
 
 /** Builds a bundle file from raw objects with a correct trailer (so only the content is hostile). */
 function craft(objects: { type: ObjectType; data: Buffer; id?: string; stored?: Buffer }[], commit: string, extra: Partial<Record<string, unknown>> = {}): Buffer {
-  const header = Buffer.from(JSON.stringify({ format: 'dotdesk-bundle', version: 1, dot: 'evil', branch: 'master', commit, message: 'm', author: 'x', time: new Date().toISOString(), subdots: [], origin: { host: 'h', store: 's', exported: 'now' }, commits: 1, objects: objects.length, storedBytes: 0, chunkSize: 32768, ...extra }));
+  const header = Buffer.from(JSON.stringify({ format: 'dotdesk-bundle', version: 1, dot: 'evil', branch: 'master', commit, message: 'm', author: 'x', time: new Date().toISOString(), subdots: [], origin: { host: 'h', store: 's', exported: 'now' }, commits: 1, objects: objects.length, storedBytes: 0, chunkSize: 32768, hash: 'blake3', ...extra }));
   const len = Buffer.alloc(4); len.writeUInt32BE(header.length);
   const parts: Buffer[] = [BUNDLE_MAGIC, len, header];
   for (const o of objects) parts.push(rec(o.type, o.data, o.id));
@@ -156,9 +156,9 @@ const meta = { mode: 0o644, uid: 0, gid: 0, mtime: '0' };
 function commitOf(tree: string): Buffer { return Buffer.from(canonicalJson({ v: 1, parents: [], subdots: { data: { tree, files: 1, bytes: 1, mode: 0o755, uid: 0, gid: 0, mtime: '0' } }, message: 'evil', author: 'x', time: '2026-01-01T00:00:00Z', metadata: {} })); }
 function evilBundle(entries: unknown[], chunks: Buffer[] = []): Buffer {
   const tree = Buffer.from(canonicalJson({ v: 1, entries }));
-  const tid = objectId('tree', tree);
+  const tid = objectId('tree', tree, 'blake3');
   const c = commitOf(tid);
-  return craft([...chunks.map((data) => ({ type: 'chunk' as const, data })), { type: 'tree', data: tree }, { type: 'commit', data: c }], objectId('commit', c));
+  return craft([...chunks.map((data) => ({ type: 'chunk' as const, data })), { type: 'tree', data: tree }, { type: 'commit', data: c }], objectId('commit', c, 'blake3'));
 }
 
 async function storeState(home: string) {
@@ -217,13 +217,16 @@ test('bundles: wrong format, truncated, hash mismatch, unsafe paths and oversize
   const bigRec = Buffer.from(bytes); bigRec.writeUInt32BE(0x7fffffff, 12 + hdrLen + 34); bigRec.writeUInt32BE(0x7fffffff, 12 + hdrLen + 38);
   cases.push(['oversized object', bigRec, /TOO_LARGE/]);
   const chunk = random(100);
-  cases.push(['dot-dot name', evilBundle([{ name: '..', type: 'file', size: 100, chunks: [objectId('chunk', chunk)], ...meta }], [chunk]), /UNSAFE_PATH/]);
+  cases.push(['dot-dot name', evilBundle([{ name: '..', type: 'file', size: 100, chunks: [objectId('chunk', chunk, 'blake3')], ...meta }], [chunk]), /UNSAFE_PATH/]);
   cases.push(['slash in name', evilBundle([{ name: 'a/../../../etc', type: 'fifo', ...meta }]), /UNSAFE_PATH/]);
   cases.push(['absolute hard link', evilBundle([{ name: 'h', type: 'hardlink', link: '/etc/passwd' }]), /UNSAFE_PATH/]);
   cases.push(['hard link through a symlink', evilBundle([{ name: 'l', type: 'symlink', target: '/etc', ...meta }, { name: 'h', type: 'hardlink', link: 'l/passwd' }]), /UNSAFE_PATH.*not a directory/]);
   cases.push(['name twice (symlink and dir)', evilBundle([{ name: 'd', type: 'symlink', target: '/', ...meta }, { name: 'd', type: 'fifo', ...meta }]), /UNSAFE_PATH.*twice/]);
   const c = commitOf('d'.repeat(64));
-  cases.push(['missing objects', craft([{ type: 'commit', data: c }], objectId('commit', c)), /BUNDLE_INVALID.*lacks/]);
+  cases.push(['missing objects', craft([{ type: 'commit', data: c }], objectId('commit', c, 'blake3')), /BUNDLE_INVALID.*lacks/]);
+  cases.push(['unknown hash', craft([{ type: 'commit', data: c }], objectId('commit', c, 'blake3'), { hash: 'md5' }), /BUNDLE_INVALID.*md5/]);
+  const sha = craft([{ type: 'commit', data: c, id: objectId('commit', c, 'sha256') }], objectId('commit', c, 'sha256'), { hash: 'sha256' });
+  cases.push(['another hash (sha256)', sha, /HASH_MISMATCH/]);
   for (const [name, data, re] of cases) {
     const f = path.join(dir, name.replace(/\W+/g, '-') + '.dmb');
     await fsp.writeFile(f, data);

@@ -6,7 +6,9 @@ import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { DEFAULT_CHUNK_SIZE } from '../../electron/engine/store';
-import { Hub, startHub, signup, storeWithRemote, dm, dmOk, writeData, readData, random, request, tmp } from './helpers';
+import { objectId } from '../../electron/engine/objects';
+import { recordHeader } from '../../electron/remote/records';
+import { Hub, startHub, signup, storeWithRemote, dm, dmOk, writeData, readData, random, request, tmp, listing } from './helpers';
 
 let hub: Hub;
 let aliceKey: string, bobKey: string, carolKey: string;
@@ -258,4 +260,67 @@ test('a read-only collaborator can clone but not push (403)', async () => {
   const ok = await dmOk(b, ['push', 'hub', 'team', '--json']);
   assert.equal(ok.json.remoteDot, 'alice/team');
   assert.equal(ok.json.status, 'pushed');
+});
+
+test('a store made before BLAKE3 (sha256) still pushes, clones and bundles with its like; stores, hub dots and bundles of different hashes refuse to mix with HASH_MISMATCH and change nothing', async () => {
+  const OLD = { DM_HASH: 'sha256' };
+  // The sha256 stores (DM_HASH only matters when a store is made; it is passed throughout here).
+  const old = await storeWithRemote(hub, carolKey, 'carol', OLD);
+  await dmOk(old, ['init', 'legacy'], OLD);
+  const blob = random(600 * 1024);
+  await writeData(old, 'legacy', 'db', 'data.bin', blob);
+  await dmOk(old, ['commit', '-m', 'old state'], OLD);
+  const head = (await dmOk(old, ['push', 'hub', 'legacy', '--json'], OLD)).json.to;
+  assert.equal((await request(hub.port, 'GET', '/api/v1/dots/carol/legacy', { key: carolKey })).json.hash, 'sha256');
+  const old2 = await storeWithRemote(hub, carolKey, 'carol', OLD);
+  await dmOk(old2, ['clone', 'hub', 'carol/legacy'], OLD);
+  assert.deepEqual(await readData(old2, 'legacy', 'db', 'data.bin'), blob);
+
+  // A new (blake3) store can neither clone nor pull that dot, nor push into it.
+  const fresh = await storeWithRemote(hub, carolKey, 'carol');
+  const clone = await dm(fresh, ['clone', 'hub', 'carol/legacy']);
+  assert.equal(clone.code, 1);
+  assert.match(clone.stderr, /\[HASH_MISMATCH\].*sha256.*blake3/);
+  assert.match(clone.stderr, /DM_HASH=sha256 dm clone hub carol\/legacy/);
+  assert.doesNotMatch((await dmOk(fresh, ['list'])).stdout, /legacy/);
+  await dmOk(fresh, ['init', 'legacy']);
+  await writeData(fresh, 'legacy', 'db', 'data.bin', 'new\n');
+  await dmOk(fresh, ['commit', '-m', 'new state']);
+  const before = await listing(hub.data);
+  for (const args of [['push', 'hub', 'legacy'], ['pull', 'hub', 'legacy']]) {
+    const r = await dm(fresh, args);
+    assert.equal(r.code, 1, args.join(' '));
+    assert.match(r.stderr, /\[HASH_MISMATCH\]/, args.join(' '));
+  }
+  // A client that uploads blake3-named objects anyway: the sha256 dot's hub checks every id.
+  const data = Buffer.from('x'.repeat(100));
+  const rec = Buffer.concat([recordHeader({ type: 'chunk', id: objectId('chunk', data, 'blake3'), codec: 0, size: 100, stored: 100 }), data]);
+  const up = await request(hub.port, 'POST', '/api/v1/dots/carol/legacy/objects', { key: carolKey, body: rec });
+  assert.equal(up.status, 400);
+  assert.equal(up.json.error.code, 'STORE_CORRUPT');
+  assert.deepEqual(await listing(hub.data), before, 'the hub stored something');
+  assert.equal((await request(hub.port, 'GET', '/api/v1/dots/carol/legacy', { key: carolKey })).json.branches.master, head);
+  assert.equal((await readData(fresh, 'legacy', 'db', 'data.bin')).toString(), 'new\n');
+  // Pushed to a dot of its own, the new state is a blake3 dot, which the sha256 store cannot pull.
+  const newDot = await dmOk(fresh, ['push', 'hub', 'legacy', '--remote-dot', 'carol/fresh', '--json']);
+  assert.equal((await request(hub.port, 'GET', '/api/v1/dots/carol/fresh', { key: carolKey })).json.hash, 'blake3');
+  assert.equal(newDot.json.status, 'pushed');
+  const pullOld = await dm(old, ['pull', 'hub', 'legacy', '--remote-dot', 'carol/fresh'], OLD);
+  assert.match(pullOld.stderr, /\[HASH_MISMATCH\].*blake3.*sha256/);
+
+  // Bundles carry their hash: a sha256 bundle imports into a sha256 store only.
+  const file = path.join(tmp(), 'legacy.dmbundle');
+  await dmOk(old, ['export', 'legacy', 'master', file], OLD);
+  const imp = await dm(fresh, ['import', file, '--dot', 'imported']);
+  assert.equal(imp.code, 1);
+  assert.match(imp.stderr, /\[HASH_MISMATCH\].*bundle.*sha256/);
+  assert.doesNotMatch((await dmOk(fresh, ['list'])).stdout, /imported/);
+  const ok = await dmOk(old2, ['import', file, '--dot', 'imported', '--json'], OLD);
+  assert.equal(ok.json.alreadyPresent, false);
+
+  // The hub API: a client that names no hash is older than BLAKE3 (sha256); unknown hashes are refused.
+  assert.equal((await request(hub.port, 'POST', '/api/v1/dots/carol/plain', { key: carolKey, body: '{}' })).json.hash, 'sha256');
+  const bad = await request(hub.port, 'POST', '/api/v1/dots/carol/weird', { key: carolKey, body: '{"hash": "md5"}' });
+  assert.equal(bad.status, 400);
+  assert.equal(bad.json.error.code, 'INVALID_ARGUMENT');
 });
