@@ -122,5 +122,8 @@ export async function run(argv: string[], service?: DotdeskService): Promise<num
 }
 
 if (require.main === module) {
+  // A reader that goes away early (dm log | head) is no failure: the command finishes as it
+  // would have, and what it still prints is dropped, instead of a stack trace from the write.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => { if (e.code !== 'EPIPE') throw e; });
   run(process.argv.slice(2)).then((code) => { process.exitCode = code; });
 }

@@ -37,6 +37,9 @@ test('the tutorial verbs work from the command line, with Dotmesh-style output',
     assert.deepEqual(log.map((c: any) => c.message), ['11 users', 'Empty state']);
     assert.deepEqual(log[1].metadata, { ticket: 'QA-7' });
     assert.match(dmOk(home, ['log']), /commit [0-9a-f]{64} \(HEAD\)\nAuthor: tester/);
+    // A reader that goes away first (as head does): dm finishes quietly, exit 0, no stack trace.
+    const piped = spawnSync('bash', ['-c', `"${DM}" log 2>"${home}/err" | true; echo "$PIPESTATUS"; cat "${home}/err"`], { env: { ...process.env, DM_HOME: home }, encoding: 'utf8' });
+    assert.equal(piped.stdout, '0\n');
     assert.deepEqual(JSON.parse(dmOk(home, ['branch', '--json'])).map((b: any) => b.name), ['master', 'many-users']);
     assert.match(dmOk(home, ['diff', 'HEAD~1', 'HEAD']), /users-db: 0 added, 1 modified/);
     assert.match(dmOk(home, ['verify']), /Store is healthy/);
