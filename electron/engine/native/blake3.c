@@ -252,8 +252,9 @@ int dm_blake3_keyed(const uint8_t key_bytes[32], const uint8_t *in, size_t len, 
     words_to_bytes(cv, out);
     return 0;
   }
+  // Whole chunks go through hash_many (a store's 256 KiB chunk is 16 batches of 16); a partial
+  // last one through chunk_cv. With more than one chunk, no chunk is the root.
   size_t chunks = (len + CHUNK_LEN - 1) / CHUNK_LEN, full = len / CHUNK_LEN;
-  if (full == chunks) full--; // the last chunk goes through chunk_cv (whole or not): simpler, and at most 1 KiB
   uint8_t stack_cvs[256 * 32];
   uint8_t *cvs = chunks <= 256 ? stack_cvs : malloc(chunks * 32);
   if (!cvs) return -1;
