@@ -38,10 +38,10 @@ export interface ImportResult { header: BundleHeader; dot: string; branch: strin
 
 /**
  * The error for mixing a store with a bundle or hub dot whose objects are named by another hash.
- * The hint names the way out: a store made with the other hash (DM_HASH, a separate DM_HOME).
+ * Without a `hint`, it names the way out for receiving: a new store made with their hash.
  */
-export function hashMismatch(msg: string, theirs: HashName, command: string): DmError {
-  return new DmError('HASH_MISMATCH', msg, `Use a store that names objects with ${theirs}; a new store takes its hash from DM_HASH when it is created: DM_HOME=DIR DM_HASH=${theirs} ${command}`, { hash: theirs });
+export function hashMismatch(msg: string, theirs: HashName, command: string, hint?: string): DmError {
+  return new DmError('HASH_MISMATCH', msg, hint ?? `Use a store that names objects with ${theirs} (a new store takes its hash from DM_HASH when it is made): DM_HOME=DIR DM_HASH=${theirs} ${command}`, { hash: theirs });
 }
 
 function invalid(msg: string, hint = 'The file is damaged or not a Dotdesk bundle; nothing was imported.'): DmError { return new DmError('BUNDLE_INVALID', msg, hint); }

@@ -137,7 +137,7 @@ export class RemoteService {
       if (owner !== r.user) throw new DmError('NOT_FOUND', `No dot ${owner}/${name} on ${remote} (or you may not see it).`, `Push to your own namespace (${r.user}/${name}) or ask ${owner} for access.`);
       info = await client.createDot(owner, name, this.engine.hash);
     }
-    this.sameHash(info, remote, `dm push ${remote} ${dot}`);
+    this.sameHash(info, remote, `dm push ${remote} ${dot}`, `Push to a new dot on ${remote}, which takes this store's hash: dm push ${remote} ${dot} --remote-dot ${r.user}/${name}-${this.engine.hash}`);
     if (info.access !== 'owner' && info.access !== 'write') throw new DmError('FORBIDDEN', `You have read-only access to ${owner}/${name} on ${remote}.`, `Ask ${owner} for write access, or push to your own namespace with --remote-dot ${r.user}/${name}.`);
     const remoteHead = info.branches[b] ?? null;
     const base = { remote, dot, branch: b, remoteDot: `${owner}/${name}`, remoteBranch: b, restarted: [] as string[] };
@@ -233,9 +233,9 @@ export class RemoteService {
   }
 
   /** Refuses a hub dot whose objects are named by another hash than this store's (HASH_MISMATCH). */
-  private sameHash(info: HubDotInfo, remote: string, command: string): void {
+  private sameHash(info: HubDotInfo, remote: string, command: string, hint?: string): void {
     const theirs = info.hash ?? 'sha256';
-    if (theirs !== this.engine.hash) throw hashMismatch(`${info.owner}/${info.name} on ${remote} names its objects with ${theirs}, this store with ${this.engine.hash}; they cannot be mixed. Nothing was sent or received.`, theirs, command);
+    if (theirs !== this.engine.hash) throw hashMismatch(`${info.owner}/${info.name} on ${remote} names its objects with ${theirs}, this store with ${this.engine.hash}; they cannot be mixed. Nothing was sent or received.`, theirs, command, hint);
   }
 
   async remoteStatus(remote: string, dot: string, branch?: string): Promise<RemoteBranchStatus> {

@@ -291,6 +291,7 @@ test('a store made before BLAKE3 (sha256) still pushes, clones and bundles with 
     const r = await dm(fresh, args);
     assert.equal(r.code, 1, args.join(' '));
     assert.match(r.stderr, /\[HASH_MISMATCH\]/, args.join(' '));
+    if (args[0] === 'push') assert.match(r.stderr, /hint: Push to a new dot on hub.*--remote-dot carol\/legacy-blake3/);
   }
   // A client that uploads blake3-named objects anyway: the sha256 dot's hub checks every id.
   const data = Buffer.from('x'.repeat(100));
