@@ -14,6 +14,7 @@ import { StatCache, decodeCaches, encodeCaches } from './stat-cache';
 import { isObjectId, isHashName, DEFAULT_HASH, HashName } from './objects';
 import { crashPoint } from './crash';
 import { defaultHome } from './defaults';
+import { dmfs } from './native';
 
 /** The on-disk format description, recorded so future versions and other runtimes read it right. */
 export interface StoreFormat { format: 1; hash: HashName; compression: 'zstd'; level: number; chunking: { kind: 'fixed'; size: number }; created: string }
@@ -35,11 +36,13 @@ export { defaultHome } from './defaults';
 
 /**
  * The hash of a new store: DM_HASH when set (sha256 makes a store that can share with hubs and
- * bundles of stores made before BLAKE3 came in), else DEFAULT_HASH.
+ * bundles of stores made before BLAKE3 came in), else DEFAULT_HASH where the native helper can
+ * hash with it. Without the helper, sha256: BLAKE3 in TypeScript hashes 80 MB/s here, against
+ * 1.7 GB/s for Node's SHA-256 (and 7.1 GB/s for the helper's BLAKE3).
  */
 function newStoreHash(): HashName {
   const env = process.env.DM_HASH;
-  if (env === undefined || env === '') return DEFAULT_HASH;
+  if (env === undefined || env === '') return DEFAULT_HASH === 'blake3' && !dmfs()?.blake3 ? 'sha256' : DEFAULT_HASH;
   if (!isHashName(env)) throw new DmError('INVALID_ARGUMENT', `DM_HASH is "${env}", which is not a hash this version knows.`, 'Set DM_HASH to blake3 or sha256, or unset it.');
   return env;
 }

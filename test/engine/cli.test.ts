@@ -99,6 +99,31 @@ test('a store with a flipped byte: verify names the damage and exits 1; reads fa
   } finally { await fsp.rm(home, { recursive: true, force: true }); }
 });
 
+test('without the native helper a new store names objects with sha256, and a blake3 store still commits, checks out and verifies (BLAKE3 in TypeScript)', async () => {
+  const home = await tmpDir('dm-cli-');
+  const other = await tmpDir('dm-cli-');
+  const none = { DM_NATIVE_ADDON: 'none' };
+  try {
+    const hashOf = async (h: string) => JSON.parse(await fsp.readFile(path.join(h, 'store.json'), 'utf8')).hash;
+    dmOk(other, ['init', 'x'], none);
+    assert.equal(await hashOf(other), 'sha256');
+    dmOk(home, ['init', 'app']);
+    assert.equal(await hashOf(home), 'blake3');
+    const dir = dmOk(home, ['dot', 'path', 'app', 'db']).trim();
+    const big = Buffer.alloc(600 * 1024);
+    for (let i = 0; i < big.length; i++) big[i] = (i * 2654435761) >>> 24;
+    await fsp.writeFile(path.join(dir, 'big'), big);
+    dmOk(home, ['commit', '-m', 'with the helper']);
+    // The same store without the helper: what it commits has the ids the helper would give.
+    await fsp.writeFile(path.join(dir, 'big'), Buffer.concat([big, Buffer.from('tail')]));
+    dmOk(home, ['commit', '-m', 'without'], none);
+    assert.match(dmOk(home, ['verify']), /Store is healthy/);
+    assert.match(dmOk(home, ['verify'], none), /Store is healthy/);
+    dmOk(home, ['checkout', '-b', 'old', 'HEAD~1'], none);
+    assert.deepEqual(await fsp.readFile(path.join(dmOk(home, ['dot', 'path', 'app', 'db']).trim(), 'big')), big);
+  } finally { await fsp.rm(home, { recursive: true, force: true }); await fsp.rm(other, { recursive: true, force: true }); }
+});
+
 test('the launchers: bin/dm runs through a symlink (npm link), and the packaged dm runs the app as Node; both hand NODE_EXTRA_CA_CERTS to dm', async () => {
   const home = await tmpDir('dm-cli-');
   const dir = await tmpDir('dm-launch-');
