@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { DmError, toErrorInfo, ErrorCode } from '../electron/contract/errors';
 import { validateName } from '../electron/contract/names';
-import { isObjectId, isHashName } from '../electron/engine/objects';
+import { isObjectId, isHashName, HashName } from '../electron/engine/objects';
 import { decodeCommit } from '../electron/engine/model';
 import { RecordReader, recordHeader, verifyWire, WireObject } from '../electron/remote/records';
 import { dependencies } from '../electron/remote/validate';
@@ -35,6 +35,17 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   AUTH_FAILED: 401, FORBIDDEN: 403, NOT_FOUND: 404, OBJECT_MISSING: 404, BRANCH_NOT_FOUND: 404, COMMIT_NOT_FOUND: 404,
   CONCURRENT_UPDATE: 409, DIVERGED: 409, HASH_MISMATCH: 409, TOO_LARGE: 413,
 };
+
+/**
+ * For an object that does not match its id under the dot's hash: HASH_MISMATCH when it matches
+ * under the other hash (it comes from a store of the other hash, e.g. an older client, which does
+ * not check the dot's hash before it pushes); undefined otherwise (the data is damaged).
+ */
+async function mixedHashes(o: WireObject, mine: HashName): Promise<DmError | undefined> {
+  const theirs: HashName = mine === 'sha256' ? 'blake3' : 'sha256';
+  try { await verifyWire(o, theirs); } catch { return undefined; }
+  return new DmError('HASH_MISMATCH', `This dot names its objects with ${mine}; the objects sent are named with ${theirs}. Nothing was stored.`, `Push from a store that uses ${mine}, or to a new dot (it takes your store's hash); upgrade a Dotdesk that predates BLAKE3 stores.`, { hash: mine });
+}
 
 const notFound = () => new DmError('NOT_FOUND', 'No such dot on this hub (or you may not see it).', 'Check OWNER/DOT and that your API key belongs to a user with access.');
 
@@ -296,7 +307,8 @@ export class HubServer {
     let received = 0;
     while ((o = await reader.next())) {
       received++;
-      const data = await verifyWire(o, store.hash);
+      let data: Buffer;
+      try { data = await verifyWire(o, store.hash); } catch (e) { throw (await mixedHashes(o, store.hash)) ?? e; }
       if (store.has(o.id) || ids.has(o.id)) continue;
       for (const dep of dependencies(o.type, data, o.id)) {
         if (!store.has(dep) && !ids.has(dep)) throw new DmError('STORE_CORRUPT', `${o.type} ${o.id.slice(0, 12)} refers to ${dep.slice(0, 12)}, which this dot does not have.`, 'Send objects children first (chunks, trees bottom-up, commits oldest first).');

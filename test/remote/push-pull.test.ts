@@ -293,12 +293,18 @@ test('a store made before BLAKE3 (sha256) still pushes, clones and bundles with 
     assert.match(r.stderr, /\[HASH_MISMATCH\]/, args.join(' '));
     if (args[0] === 'push') assert.match(r.stderr, /hint: Push to a new dot on hub.*--remote-dot carol\/legacy-blake3/);
   }
-  // A client that uploads blake3-named objects anyway: the sha256 dot's hub checks every id.
+  // A client that uploads blake3-named objects anyway (as an older client would send sha256-named
+  // ones to a blake3 dot): the hub checks every id with the dot's hash and names the mix-up.
   const data = Buffer.from('x'.repeat(100));
-  const rec = Buffer.concat([recordHeader({ type: 'chunk', id: objectId('chunk', data, 'blake3'), codec: 0, size: 100, stored: 100 }), data]);
-  const up = await request(hub.port, 'POST', '/api/v1/dots/carol/legacy/objects', { key: carolKey, body: rec });
-  assert.equal(up.status, 400);
-  assert.equal(up.json.error.code, 'STORE_CORRUPT');
+  const rec = (id: string) => Buffer.concat([recordHeader({ type: 'chunk', id, codec: 0, size: 100, stored: 100 }), data]);
+  const up = await request(hub.port, 'POST', '/api/v1/dots/carol/legacy/objects', { key: carolKey, body: rec(objectId('chunk', data, 'blake3')) });
+  assert.equal(up.status, 409);
+  assert.equal(up.json.error.code, 'HASH_MISMATCH');
+  assert.match(up.json.error.message, /names its objects with sha256; the objects sent are named with blake3/);
+  // An id that is no hash of the content at all stays what it is: damaged data.
+  const damaged = await request(hub.port, 'POST', '/api/v1/dots/carol/legacy/objects', { key: carolKey, body: rec('ab'.repeat(32)) });
+  assert.equal(damaged.status, 400);
+  assert.equal(damaged.json.error.code, 'STORE_CORRUPT');
   assert.deepEqual(await listing(hub.data), before, 'the hub stored something');
   assert.equal((await request(hub.port, 'GET', '/api/v1/dots/carol/legacy', { key: carolKey })).json.branches.master, head);
   assert.equal((await readData(fresh, 'legacy', 'db', 'data.bin')).toString(), 'new\n');
