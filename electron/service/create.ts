@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { DotdeskService, noContainers, ContainerHooks } from './service';
-import { DockerGateway, GatewayOptions } from '../docker/gateway';
+import type { GatewayOptions } from '../docker/gateway';
 
 /** How the service talks to Docker: true = use it (say "unreachable" when it does not answer), false = never, or gateway options. */
 export type DockerChoice = boolean | GatewayOptions;
@@ -27,6 +27,9 @@ export function dockerConfigured(): boolean {
 export function containerHooks(docker?: DockerChoice): ContainerHooks {
   if (docker === false) return noContainers;
   if (docker === undefined && (process.env.DM_DOCKER === '0' || !dockerConfigured())) return noContainers;
+  // Why required here: without Docker, commands do not load the gateway and node:net.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { DockerGateway } = require('../docker/gateway') as typeof import('../docker/gateway');
   return new DockerGateway(typeof docker === 'object' ? docker : {});
 }
 
