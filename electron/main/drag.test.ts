@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { promises as fsp, existsSync } from 'node:fs';
+import * as path from 'node:path';
 import { registerDrag, DRAG_CHANNEL } from './drag';
 import type { DotdeskApi } from '../contract/api';
 
@@ -27,4 +28,7 @@ test('drag out: export once on prepare, startDrag with the file on start, untrus
   assert.deepEqual(errors, []);
   off();
   assert.equal(listeners.has(DRAG_CHANNEL), false);
+  // The app's quit unregisters: the session's temp folder of bundles goes with it.
+  assert.equal(existsSync(drags[0].file), false);
+  assert.equal(existsSync(path.dirname(drags[0].file)), false);
 });
