@@ -9,6 +9,7 @@ import { SERVE_VALUED } from './serve-args';
 import { parseArgs, has, Parsed } from './args';
 import { commands, VALUED, askTerminal, Ctx, Command } from './commands';
 import { ProgressPrinter } from './progress';
+import { stdout, stderr } from './output';
 import { remoteCommands, REMOTE_USAGE } from './remote-commands';
 import { liveAdvert } from '../bridge/advert';
 import { defaultHome } from '../engine/defaults';
@@ -87,10 +88,10 @@ async function openBackend(cmd: string, p: Parsed): Promise<Backend> {
 /** Runs the CLI; returns the exit code (0 ok, 1 failure, 2 usage). */
 export async function run(argv: string[], service?: DotdeskService): Promise<number> {
   const [cmd, ...rest] = argv;
-  if (!cmd || cmd === 'help' || cmd === '--help' || cmd === '-h') { process.stdout.write(USAGE + REMOTE_USAGE + '\n'); return cmd ? 0 : 2; }
-  if (cmd === 'version' || cmd === '--version') { process.stdout.write(`dm (Dotdesk) ${JSON.parse(readFileSync(path.join(__dirname, '..', '..', '..', 'package.json'), 'utf8')).version}\n`); return 0; }
+  if (!cmd || cmd === 'help' || cmd === '--help' || cmd === '-h') { stdout.write(USAGE + REMOTE_USAGE + '\n'); return cmd ? 0 : 2; }
+  if (cmd === 'version' || cmd === '--version') { stdout.write(`dm (Dotdesk) ${JSON.parse(readFileSync(path.join(__dirname, '..', '..', '..', 'package.json'), 'utf8')).version}\n`); return 0; }
   const fn = commands[cmd] ?? extraCommands[cmd];
-  const printer = new ProgressPrinter(process.stderr, rest.includes('--json') || rest.includes('-q'));
+  const printer = new ProgressPrinter(stderr(), rest.includes('--json') || rest.includes('-q'));
   let backend: Backend | undefined;
   try {
     if (!fn) throw new DmError('INVALID_ARGUMENT', `Unknown command "${cmd}".`, 'Run "dm help" for the list of commands.');
@@ -99,7 +100,7 @@ export async function run(argv: string[], service?: DotdeskService): Promise<num
     const b = backend;
     b.events.on('event', (e: DotdeskEvent) => { if (e.type === 'progress' && (b.mine?.(e) ?? true)) printer.update(e.progress); });
     const ctx: Ctx = {
-      api: backend.api, out: (s) => { printer.done(); process.stdout.write(s + '\n'); }, err: (s) => { printer.done(); process.stderr.write(s + '\n'); },
+      api: backend.api, out: (s) => { printer.done(); stdout.write(s + '\n'); }, err: (s) => { printer.done(); stderr().write(s + '\n'); },
       // Why a getter: process.stdin builds a stream (13 ms of every command, for the few that ask).
       get interactive() { return !!process.stdin.isTTY && !has(p, 'non-interactive'); },
       ask: askTerminal,
@@ -111,10 +112,10 @@ export async function run(argv: string[], service?: DotdeskService): Promise<num
     printer.done();
     const info = toErrorInfo(e);
     if (!(e as any)?.silent) {
-      process.stderr.write(`error [${info.code}]: ${info.message}\n`);
-      if (info.hint) process.stderr.write(`hint: ${info.hint}\n`);
+      stderr().write(`error [${info.code}]: ${info.message}\n`);
+      if (info.hint) stderr().write(`hint: ${info.hint}\n`);
     }
-    if (info.code === 'INTERNAL' && process.env.DM_DEBUG) process.stderr.write(String((e as Error)?.stack) + '\n');
+    if (info.code === 'INTERNAL' && process.env.DM_DEBUG) stderr().write(String((e as Error)?.stack) + '\n');
     return info.code === 'INVALID_ARGUMENT' || info.code === 'INVALID_NAME' ? 2 : 1;
   } finally {
     await backend?.close().catch(() => {});
@@ -123,7 +124,6 @@ export async function run(argv: string[], service?: DotdeskService): Promise<num
 
 if (require.main === module) {
   // A reader that goes away early (dm log | head) is no failure: the command finishes as it
-  // would have, and what it still prints is dropped, instead of a stack trace from the write.
-  process.stdout.on('error', (e: NodeJS.ErrnoException) => { if (e.code !== 'EPIPE') throw e; });
+  // would have, and what it still prints is dropped (writeFd in output.ts).
   run(process.argv.slice(2)).then((code) => { process.exitCode = code; });
 }

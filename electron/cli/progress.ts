@@ -1,5 +1,6 @@
 import type { ProgressEvent } from '../contract/models';
 import { humanBytes } from './format';
+import type { Sink } from './output';
 
 /**
  * Shows progress of long operations on stderr: one live line on a terminal, a line every
@@ -10,7 +11,7 @@ export class ProgressPrinter {
   private start = Date.now();
   private shown = false;
   private lastLine = '';
-  constructor(private readonly stream: NodeJS.WriteStream = process.stderr, private readonly quiet = false) {}
+  constructor(private readonly stream: Sink = process.stderr, private readonly quiet = false) {}
 
   update(p: ProgressEvent): void {
     if (this.quiet) return;

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import { promises as fsp, constants as C } from 'node:fs';
 import * as path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomHex } from './digest';
 import { crashPoint } from './crash';
 
 /*
@@ -43,7 +43,7 @@ export async function fsyncDir(dir: string): Promise<void> {
 
 /** A unique temporary name next to `target` (same directory, so rename is atomic). */
 export function tmpNameFor(target: string): string {
-  return path.join(path.dirname(target), `.tmp-${path.basename(target)}-${process.pid}-${randomBytes(4).toString('hex')}`);
+  return path.join(path.dirname(target), `.tmp-${path.basename(target)}-${process.pid}-${randomHex(4)}`);
 }
 
 /**

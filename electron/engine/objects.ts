@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import { blake3 } from './native';
+import { sha256 } from './digest';
 
 /** The three kinds of immutable objects: file content chunks, directory trees, commits. */
 export type ObjectType = 'chunk' | 'tree' | 'commit';
@@ -56,7 +56,7 @@ export function objectIdBytes(type: ObjectType, data: Uint8Array, hash: HashName
 
 /** objectId() written to out[at, at + 32). */
 export function objectIdInto(type: ObjectType, data: Uint8Array, hash: HashName, out: Buffer, at: number): void {
-  if (hash === 'sha256') createHash('sha256').update(`${type} ${data.length}\0`).update(data).digest().copy(out, at);
+  if (hash === 'sha256') sha256(`${type} ${data.length}\0`, data).copy(out, at);
   else blake3(blake3Key(type), data, out, at);
 }
 

@@ -49,3 +49,25 @@ test('a new pack index is searched at once, and its size counts ids once', () =>
   assert.equal(ix.size, 3);
   assert.deepEqual([...ix.ids()].sort(), [idOf('one'), idOf('three'), idOf('two')].sort());
 });
+
+test('pack indexes are written with a BLAKE3 trailer (format 2); indexes written before, with a SHA-256 trailer (format 1), still load; damage and unknown formats are refused', () => {
+  const buf = indexOf('p', ['a', 'b', 'c']);
+  assert.equal(buf.readUInt32BE(4), 2);
+  // The same entries as an index written before: format 1 and a SHA-256 of the body.
+  const old = Buffer.from(buf);
+  old.writeUInt32BE(1, 4);
+  createHash('sha256').update(old.subarray(0, old.length - 32)).digest().copy(old, old.length - 32);
+  assert.ok(validIndex(old));
+  const idx = new PackIndex();
+  idx.add('p', old);
+  assert.equal(idx.get(idOf('b'))?.offset, 100);
+  for (const b of [buf, old]) {
+    const flipped = Buffer.from(b); flipped[20] ^= 1;
+    assert.equal(validIndex(flipped), false, `format ${b.readUInt32BE(4)}: a flipped byte`);
+  }
+  // A format 2 trailer under a format 1 header (or the reverse), or a format not known: refused.
+  const swapped = Buffer.from(buf); swapped.writeUInt32BE(1, 4);
+  assert.equal(validIndex(swapped), false);
+  const future = Buffer.from(buf); future.writeUInt32BE(3, 4);
+  assert.equal(validIndex(future), false);
+});

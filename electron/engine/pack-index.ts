@@ -1,10 +1,18 @@
-import { createHash } from 'node:crypto';
 import { CODE_TYPE, ID_BYTES } from './objects';
+import { digest, sha256 } from './digest';
 import type { Codec } from './compress';
 import type { PackLoc } from './pack-store';
 
-/** Pack index files: magic, format, count, entries sorted by id, SHA-256 of all that. */
+/**
+ * Pack index files: magic, format, count, entries sorted by id, then a 32-byte digest of all that:
+ * SHA-256 in format 1 (indexes written before BLAKE3 digests; still read), keyed BLAKE3
+ * (digest('pack index')) in format 2, which is what is written now.
+ */
 export const IDX_MAGIC = Buffer.from('DMIX');
+/** Index format whose trailer is a SHA-256. */
+export const IDX_FORMAT_SHA256 = 1;
+/** Index format whose trailer is digest('pack index', ...). */
+export const IDX_FORMAT_BLAKE3 = 2;
 /** One index entry: id, type u8, codec u8, offset u64, stored length u32, raw length u32. */
 export const IDX_ENTRY = ID_BYTES + 1 + 1 + 8 + 4 + 4;
 const IDX_HEAD = 12;
@@ -15,7 +23,10 @@ export function validIndex(buf: Buffer): boolean {
   const n = buf.readUInt32BE(8);
   const end = IDX_HEAD + n * IDX_ENTRY;
   if (buf.length !== end + 32) return false;
-  if (!createHash('sha256').update(buf.subarray(0, end)).digest().equals(buf.subarray(end))) return false;
+  const format = buf.readUInt32BE(4);
+  const body = buf.subarray(0, end);
+  const sum = format === IDX_FORMAT_BLAKE3 ? digest('pack index', body) : format === IDX_FORMAT_SHA256 ? sha256(body) : undefined;
+  if (!sum || !sum.equals(buf.subarray(end))) return false;
   for (let o = IDX_HEAD + ID_BYTES; o < end; o += IDX_ENTRY) if (!CODE_TYPE[buf[o]]) return false;
   return true;
 }

@@ -1,14 +1,14 @@
 import { promises as fsp, readFileSync, readdirSync, write as fsWrite } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
-import { createHash } from 'node:crypto';
+import { digest } from './digest';
 import { DmError } from '../contract/errors';
 import { ObjectStore, ObjectType, ObjectInfo, TYPE_CODE, CODE_TYPE, objectId, ID_BYTES, REC_HEADER, HashName, DEFAULT_HASH } from './objects';
 import { encode, decode, Codec } from './compress';
 import { fsyncDir, isNotFound, tmpNameFor } from './fsutil';
 import { crashPoint } from './crash';
 import { chunkPool, StoredRecord, CreatedStat } from './chunk-pool';
-import { PackIndex, IDX_MAGIC, IDX_ENTRY, validIndex, entryAt } from './pack-index';
+import { PackIndex, IDX_MAGIC, IDX_ENTRY, IDX_FORMAT_BLAKE3, validIndex, entryAt } from './pack-index';
 import { AlignedBuffer, DIRECT_ALIGN, openDirect } from './direct-io';
 import { copyBytes } from './native';
 
@@ -204,12 +204,12 @@ async function writeFully(fh: FileHandle, buf: Buffer, offset: number, length: n
   }
 }
 
-/** Serializes a pack index: sorted entries and a trailing SHA-256 so damage is detected. */
+/** Serializes a pack index: sorted entries and a trailing digest so damage is detected (see validIndex). */
 export function encodeIndex(entries: Map<string, PackLoc>): Buffer {
   const ids = [...entries.keys()].sort();
   const buf = Buffer.alloc(12 + ids.length * IDX_ENTRY + 32);
   IDX_MAGIC.copy(buf, 0);
-  buf.writeUInt32BE(FORMAT, 4);
+  buf.writeUInt32BE(IDX_FORMAT_BLAKE3, 4);
   buf.writeUInt32BE(ids.length, 8);
   let o = 12;
   for (const id of ids) {
@@ -222,7 +222,7 @@ export function encodeIndex(entries: Map<string, PackLoc>): Buffer {
     buf.writeUInt32BE(e.size, o + 46);
     o += IDX_ENTRY;
   }
-  createHash('sha256').update(buf.subarray(0, o)).digest().copy(buf, o);
+  digest('pack index', buf.subarray(0, o)).copy(buf, o);
   return buf;
 }
 
@@ -235,11 +235,12 @@ function decodeIndex(buf: Buffer, pack: string): Map<string, PackLoc> | undefine
   return m;
 }
 
-/** Name of a pack: SHA-256 of its sorted id list (deterministic and cheap: no second pass over the data). */
+/**
+ * Name of a pack: a digest of its sorted id list (deterministic and cheap: no second pass over
+ * the data). Packs written before BLAKE3 digests are named by SHA-256; names are only names.
+ */
 function packName(ids: Iterable<string>): string {
-  const h = createHash('sha256');
-  for (const id of [...ids].sort()) h.update(id);
-  return 'pack-' + h.digest('hex');
+  return 'pack-' + digest('pack name', [...ids].sort().join('')).toString('hex');
 }
 
 /** One damaged record found while scanning a pack. */

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import { promises as fsp, BigIntStats } from 'node:fs';
-import { createHash } from 'node:crypto';
+import { digest } from './digest';
 import { DmError } from '../contract/errors';
 import { ObjectStore, objectId, HashName } from './objects';
 import { chunkPool, BLOCK_SIZE } from './chunk-pool';
@@ -153,7 +153,7 @@ export function scanDir(dir: string, scan: ScanFn | null = dmfs()?.scanDir ?? nu
 
 /** A hash of everything a scan says (names, modes, owners, links, sizes, devices, times, inodes). */
 function scanHash(r: RawScan): string {
-  return createHash('sha256').update(r.names).update('\0').update(r.strs).update(new Uint8Array(r.nums.buffer, r.nums.byteOffset, r.nums.byteLength)).digest('base64');
+  return digest('scan', r.names, '\0', r.strs, new Uint8Array(r.nums.buffer, r.nums.byteOffset, r.nums.byteLength)).toString('base64');
 }
 
 /**

@@ -1,7 +1,6 @@
 import * as fs from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { DmError } from '../contract/errors';
 import { validateName } from '../contract/names';
@@ -15,6 +14,7 @@ import { isObjectId, isHashName, DEFAULT_HASH, HashName } from './objects';
 import { crashPoint } from './crash';
 import { defaultHome } from './defaults';
 import { dmfs } from './native';
+import { randomHex } from './digest';
 
 /** The on-disk format description, recorded so future versions and other runtimes read it right. */
 export interface StoreFormat { format: 1; hash: HashName; compression: 'zstd'; level: number; chunking: { kind: 'fixed'; size: number }; created: string }
@@ -504,5 +504,5 @@ export class Engine {
 
 /** A fresh random id for a working directory generation. */
 export function newGenId(): string {
-  return Date.now().toString(36) + '-' + randomBytes(6).toString('hex');
+  return Date.now().toString(36) + '-' + randomHex(6);
 }
