@@ -15,13 +15,19 @@ function nodeCrypto(): typeof Crypto {
 }
 
 const keys = new Map<string, Buffer>();
-/**
- * A 32-byte digest of `parts` for `purpose` (pack index trailers, pack names, directory scan
- * signatures): keyed BLAKE3, the key being "dotdesk <purpose>" zero-padded to 32 bytes.
- */
-export function digest(purpose: string, ...parts: (Uint8Array | string)[]): Buffer {
+/** The BLAKE3 key for `purpose`: "dotdesk <purpose>" in UTF-8, zero-padded to 32 bytes. */
+export function keyFor(purpose: string): Buffer {
   let key = keys.get(purpose);
   if (!key) { key = Buffer.alloc(32); key.write(`dotdesk ${purpose}`); keys.set(purpose, key); }
+  return key;
+}
+
+/**
+ * A 32-byte digest of `parts` for `purpose` (pack index trailers, pack names, directory scan
+ * signatures): keyed BLAKE3 with keyFor(purpose).
+ */
+export function digest(purpose: string, ...parts: (Uint8Array | string)[]): Buffer {
+  const key = keyFor(purpose);
   const data = parts.length === 1 && typeof parts[0] !== 'string' ? parts[0] : Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p) : p)));
   const out = Buffer.allocUnsafe(32);
   blake3(key, data, out, 0);

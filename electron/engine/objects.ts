@@ -1,5 +1,5 @@
 import { blake3 } from './native';
-import { sha256 } from './digest';
+import { sha256, keyFor } from './digest';
 
 /** The three kinds of immutable objects: file content chunks, directory trees, commits. */
 export type ObjectType = 'chunk' | 'tree' | 'commit';
@@ -30,16 +30,14 @@ export function isHashName(s: unknown): s is HashName {
   return s === 'sha256' || s === 'blake3';
 }
 
-const keys = new Map<ObjectType, Buffer>();
 /**
- * The BLAKE3 key of a type: "dotdesk object <type>" in UTF-8, zero-padded to 32 bytes. One key a
- * type keeps a chunk from ever being mistaken for a tree or commit with the same bytes. Any
- * BLAKE3 tool reproduces an id: `b3sum --keyed` with that key on standard input.
+ * The BLAKE3 key of a type: keyFor("object <type>"), i.e. "dotdesk object <type>" in UTF-8,
+ * zero-padded to 32 bytes. One key a type keeps a chunk from ever being mistaken for a tree or
+ * commit with the same bytes. Any BLAKE3 tool reproduces an id: `b3sum --keyed` with that key on
+ * standard input.
  */
 export function blake3Key(type: ObjectType): Buffer {
-  let k = keys.get(type);
-  if (!k) { k = Buffer.alloc(32); k.write(`dotdesk object ${type}`); keys.set(type, k); }
-  return k;
+  return keyFor(`object ${type}`);
 }
 
 /** The id of an object of `type` with content `data` in a store whose hash is `hash`. */
