@@ -4,6 +4,7 @@ import type { ProgressEvent } from '../contract/models';
 import { Engine, newGenId } from './store';
 import { materialize, statCacheFor, MaterializedFile, flushed } from './materialize';
 import { StatCache } from './stat-cache';
+import { syncTree } from './native';
 
 /**
  * Builds a new working directory generation for a commit (or an empty one for null),
@@ -39,6 +40,13 @@ export async function buildGen(engine: Engine, dot: string, commitId: string | n
   }
   // Subdots Docker already uses but that are not in the commit stay mountable (empty).
   for (const sub of opts.extraSubdots ?? []) if (!files[sub]) { await fsp.mkdir(path.join(root, sub), { recursive: true, mode: 0o755 }); files[sub] = []; }
+  // Why: the caller makes this gen the working state, and its stat cache then vouches for every
+  // file in it. Small files were written through the page cache; after a power cut they could be
+  // torn or empty while the cache says they hold the commit, and the next commit would trust it.
+  if (commitId) {
+    opts.onProgress?.({ op: opts.op, phase: 'flushing', doneBytes: done, totalBytes: total });
+    await syncTree(root);
+  }
   return { gen, files };
 }
 

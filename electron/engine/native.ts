@@ -10,6 +10,8 @@ interface DmfsAddon {
   /** A directory's sorted entries with their lstat (see scan_dir in native/dmfs.c). */
   scanDir?: ScanFn;
   blake3?(key: Uint8Array, data: Uint8Array, out: Uint8Array, outStart: number): void;
+  /** syncfs(2) of the filesystem holding the path, on the thread pool (Linux). */
+  syncFs?(p: string): Promise<void>;
 }
 
 /** The addon's directory scan: names and strs are joined with "/"; `bad` is a name that is not UTF-8. */
@@ -91,4 +93,31 @@ export function blake3(key: Uint8Array, data: Uint8Array, out: Uint8Array, outSt
   const a = dmfs();
   if (a?.blake3) a.blake3(key, data, out, outStart);
   else blake3Keyed(key, data, out, outStart);
+}
+
+/**
+ * Makes everything under `dir` durable: its files' data, their names and the directories
+ * themselves. With the native helper one syncfs(2) of the filesystem; without it, an fsync of
+ * every file and directory under `dir` (a few at a time).
+ */
+export async function syncTree(dir: string): Promise<void> {
+  const a = dmfs();
+  if (a?.syncFs) { await a.syncFs(dir); return; }
+  const paths: string[] = [];
+  const walk = (d: string): void => {
+    paths.push(d);
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      if (e.isDirectory()) walk(path.join(d, e.name));
+      else if (e.isFile()) paths.push(path.join(d, e.name));
+    }
+  };
+  walk(dir);
+  let next = 0;
+  const one = async (): Promise<void> => {
+    while (next < paths.length) {
+      const h = await fs.promises.open(paths[next++], 'r');
+      try { await h.sync(); } finally { await h.close(); }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(8, paths.length) }, one));
 }
