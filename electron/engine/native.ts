@@ -103,20 +103,26 @@ export function blake3(key: Uint8Array, data: Uint8Array, out: Uint8Array, outSt
 export async function syncTree(dir: string): Promise<void> {
   const a = dmfs();
   if (a?.syncFs) { await a.syncFs(dir); return; }
-  const paths: string[] = [];
+  const paths: { p: string; dir: boolean }[] = [];
   const walk = (d: string): void => {
-    paths.push(d);
+    paths.push({ p: d, dir: true });
     for (const e of fs.readdirSync(d, { withFileTypes: true })) {
       if (e.isDirectory()) walk(path.join(d, e.name));
-      else if (e.isFile()) paths.push(path.join(d, e.name));
+      else if (e.isFile()) paths.push({ p: path.join(d, e.name), dir: false });
     }
   };
   walk(dir);
   let next = 0;
   const one = async (): Promise<void> => {
     while (next < paths.length) {
-      const h = await fs.promises.open(paths[next++], 'r');
-      try { await h.sync(); } finally { await h.close(); }
+      const { p, dir: isDir } = paths[next++];
+      try {
+        const h = await fs.promises.open(p, 'r');
+        try { await h.sync(); } finally { await h.close(); }
+      } catch (e) {
+        // Why only files must sync: Windows cannot open a directory, nor fsync one.
+        if (!isDir) throw e;
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.min(8, paths.length) }, one));
