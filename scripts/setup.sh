@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
 app=(docker.io docker-compose zstd debootstrap python3 make g++)
-tests=(postgresql redis-server chromium restic borgbackup rsync time xvfb b3sum)
+tests=(postgresql redis-server chromium restic borgbackup rsync time xvfb b3sum bsdutils)
 want=("${app[@]}"); [ "${1:-}" = "--app" ] || want+=("${tests[@]}")
 missing=()
 for p in "${want[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p"); done

@@ -157,3 +157,33 @@ test('the launchers: bin/dm runs through a symlink (npm link), and the packaged 
     await fsp.rm(dir, { recursive: true, force: true });
   }
 });
+
+test('progress and errors: redrawn in place on a terminal, a line each into a pipe, dropped on /dev/null without harm', async () => {
+  const home = await tmpDir('dm-cli-out-');
+  try {
+    dmOk(home, ['init', 'app']);
+    const sub = dmOk(home, ['dot', 'path', 'app', 'uploads']).trim();
+    await fsp.writeFile(path.join(sub, 'a.jpg'), Buffer.alloc(3 * 1024 * 1024, 7));
+    const env = { ...process.env, DM_HOME: home, DM_AUTHOR: 'tester', DM_DOCKER: '0' };
+    // A terminal: script(1) gives dm a pseudo-terminal for stdout and stderr.
+    const tty = spawnSync('script', ['-qec', `"${DM}" commit -m on-a-terminal`, '/dev/null'], { env, encoding: 'utf8' });
+    assert.equal(tty.status, 0, tty.stdout);
+    assert.ok(tty.stdout.includes('\r\x1b[K[commit] '), 'the live line is redrawn in place');
+    assert.match(tty.stdout, /Committed [0-9a-f]{12} on app/);
+    // A pipe: plain lines, no terminal control codes.
+    await fsp.writeFile(path.join(sub, 'b.jpg'), 'b');
+    const piped = dm(home, ['commit', '-m', 'into-a-pipe'], { env: { DM_DOCKER: '0' } });
+    assert.equal(piped.code, 0, piped.err);
+    assert.match(piped.err, /^\[commit\] .*\n/m);
+    assert.ok(!piped.err.includes('\x1b'), 'no terminal control codes');
+    // /dev/null: the command still works and says what it did on stdout; a failure keeps its exit code.
+    await fsp.writeFile(path.join(sub, 'c.jpg'), 'c');
+    const quiet = spawnSync('sh', ['-c', `"${DM}" commit -m into-dev-null 2>/dev/null`], { env, encoding: 'utf8' });
+    assert.equal(quiet.status, 0);
+    assert.match(quiet.stdout, /Committed [0-9a-f]{12} on app/);
+    const failed = spawnSync('sh', ['-c', `"${DM}" checkout no-such-branch 2>/dev/null`], { env, encoding: 'utf8' });
+    assert.equal(failed.status, 1);
+    assert.equal(failed.stdout, '');
+    assert.deepEqual(JSON.parse(dmOk(home, ['log', '--json'])).map((c: { message: string }) => c.message), ['into-dev-null', 'into-a-pipe', 'on-a-terminal']);
+  } finally { await fsp.rm(home, { recursive: true, force: true }); }
+});
