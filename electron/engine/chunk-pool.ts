@@ -13,7 +13,7 @@ export interface RunRequest { hash: HashName; pack: string; packOffset: number; 
  * as transferred ArrayBuffers.
  */
 export type WorkerRequest =
-  | { op: 'hash'; job: number; hash: HashName; bufId: number; buf?: SharedArrayBuffer; len: number; chunkSize: number; ends?: Uint32Array }
+  | { op: 'hash'; job: number; hash: HashName; bufId: number; buf?: SharedArrayBuffer; len: number; chunkSize: number; ends?: Uint32Array; read?: { fd: number; pos: number } }
   | { op: 'compress'; job: number; which: number[]; level: number }
   | ({ op: 'write'; job: number; fd: number; directFd: number; position: number } & RunRequest)
   | ({ op: 'create'; job: number; path: string; mode: number; uid: number; gid: number; chown: boolean; mtimeNs: string } & RunRequest)
@@ -25,7 +25,8 @@ export type CreatedStat = [string, string, string, string, number, number, numbe
 
 /** Replies of a chunk worker. */
 export type WorkerReply =
-  | { op: 'hashed'; job: number; ids: ArrayBuffer }
+  | { op: 'read'; job: number; len: number }
+  | { op: 'hashed'; job: number; ids: ArrayBuffer; len: number }
   | { op: 'compressed'; job: number; codecs: Uint8Array; ends: Uint32Array }
   | { op: 'wrote'; job: number; bad: number; truncated: boolean }
   | { op: 'created'; job: number; bad: number; truncated: boolean; stat: CreatedStat | [] }
@@ -39,7 +40,10 @@ export interface EncodedChunk { index: number; codec: Codec; bytes: Buffer }
 export interface StoredRecord { id: string; type: ObjectType; codec: Codec; offset: number; stored: number; size: number }
 
 interface Slot { worker: Worker; jobs: number; sent: Set<number> }
-interface Waiter { resolve(r: WorkerReply): void; reject(e: Error): void; slot: Slot }
+interface Waiter { resolve(r: WorkerReply): void; reject(e: Error): void; slot: Slot; onRead?: (len: number) => void }
+
+/** What hash() and readAndHash() give: the job (for compress()), the chunk ids in order, and the bytes hashed. */
+export interface Hashed { job: number; ids: string[]; len: number }
 
 /** Size of the blocks files are read in and handed to workers. */
 export const BLOCK_SIZE = 4 * 1024 * 1024;
@@ -72,17 +76,19 @@ function workerCount(): number {
 }
 
 /**
- * Worker threads that hash, compress, decompress and verify chunks, so commits and checkouts
- * use every core while the main thread reads, writes and keeps the index. The protocol is two
- * steps per block: hash() returns the chunk ids, the caller looks them up in its store, then
- * compress() encodes only the chunks that are new (the worker keeps the block in between).
+ * Worker threads that read, hash, compress, decompress and verify chunks, so commits and
+ * checkouts use every core while the main thread plans, reads small files and keeps the index.
+ * The protocol is two steps per block: hash() (or readAndHash()) returns the chunk ids, the
+ * caller looks them up in its store, then compress() encodes only the chunks that are new (the
+ * worker keeps the block in between).
  * Workers are unreferenced while idle, so they never keep a CLI process alive.
  */
 export class ChunkPool {
   private slots: Slot[] = [];
   private waiting = new Map<number, Waiter>();
   private jobSlot = new Map<number, Slot>();
-  private jobShape = new Map<number, { len: number; chunkSize: number; buf: SharedArrayBuffer }>();
+  /** The block of each hashed job, until compress(). */
+  private jobBuf = new Map<number, SharedArrayBuffer>();
   private nextJob = 1;
   private spare = new Map<number, SharedArrayBuffer[]>();
   /** Number of each shared buffer, as workers know it. */
@@ -130,15 +136,17 @@ export class ChunkPool {
   private settle(slot: Slot, r: WorkerReply): void {
     const w = this.waiting.get(r.job);
     if (!w) return;
+    // The first of a read-and-hash job's two replies: the job goes on.
+    if (r.op === 'read') { w.onRead?.(r.len); return; }
     this.waiting.delete(r.job);
     slot.jobs--;
     if (slot.jobs === 0) slot.worker.unref();
     if (r.op === 'error') w.reject(Object.assign(new Error(r.message), { code: r.code })); else w.resolve(r);
   }
 
-  private send(slot: Slot, m: WorkerRequest, transfer: ArrayBuffer[]): Promise<WorkerReply> {
+  private send(slot: Slot, m: WorkerRequest, transfer: ArrayBuffer[], onRead?: (len: number) => void): Promise<WorkerReply> {
     return new Promise((resolve, reject) => {
-      this.waiting.set(m.job, { resolve, reject, slot });
+      this.waiting.set(m.job, { resolve, reject, slot, onRead });
       if (slot.jobs++ === 0) slot.worker.ref();
       slot.worker.postMessage(m, transfer);
     });
@@ -214,22 +222,44 @@ export class ChunkPool {
    * pieces of at most `chunkSize`). The buffer is shared with the worker: leave it alone until
    * compress() has returned. Returns the job, to pass to compress(), and the chunk ids in order.
    */
-  async hash(hash: HashName, buf: SharedArrayBuffer, len: number, chunkSize: number, ends?: Uint32Array): Promise<{ job: number; ids: string[] }> {
+  hash(hash: HashName, buf: SharedArrayBuffer, len: number, chunkSize: number, ends?: Uint32Array): Promise<Hashed> {
+    return this.hashJob(hash, buf, len, chunkSize, ends);
+  }
+
+  /**
+   * As hash() of `chunkSize` pieces, but the worker first reads the block itself: up to `len`
+   * bytes of the open file `fd` from `pos` (fewer at its end). `read` gives their count as soon
+   * as they are in the buffer, before they are hashed; keep `fd` open until it has settled.
+   * Why: a block read by the main thread and hashed by a worker was hashed at about 2.4 GB/s,
+   * one the worker had just read itself at 4.3-6.0 GB/s (it is still in the core's cache), and
+   * the main thread is spared a read and a hop per block. A first commit of the bench's v1 took
+   * 0.16 CPU-s less (mean of 10 alternating runs; 2.60 against 2.63 s).
+   */
+  readAndHash(hash: HashName, buf: SharedArrayBuffer, fd: number, pos: number, len: number, chunkSize: number): { read: Promise<number>; hashed: Promise<Hashed> } {
+    let onRead!: (n: number) => void, readFailed!: (e: unknown) => void;
+    const read = new Promise<number>((resolve, reject) => { onRead = resolve; readFailed = reject; });
+    const hashed = this.hashJob(hash, buf, len, chunkSize, undefined, { fd, pos }, onRead);
+    // Why both: a job that fails before its 'read' reply must fail `read` too (a later settle is ignored).
+    hashed.then((h) => onRead(h.len), readFailed);
+    return { read, hashed };
+  }
+
+  private async hashJob(hash: HashName, buf: SharedArrayBuffer, len: number, chunkSize: number, ends: Uint32Array | undefined, read?: { fd: number; pos: number }, onRead?: (n: number) => void): Promise<Hashed> {
     const slot = this.leastBusy();
     const job = this.nextJob++;
     this.jobSlot.set(job, slot);
-    this.jobShape.set(job, { len, chunkSize, buf });
+    this.jobBuf.set(job, buf);
     let bufId = this.bufIds.get(buf);
     if (bufId === undefined) { bufId = this.nextBufId++; this.bufIds.set(buf, bufId); }
     const first = !slot.sent.has(bufId);
     if (first) slot.sent.add(bufId);
     let r: WorkerReply;
-    try { r = await this.send(slot, { op: 'hash', job, hash, bufId, buf: first ? buf : undefined, len, chunkSize, ends }, []); } catch (e) { this.jobSlot.delete(job); this.jobShape.delete(job); throw e; }
+    try { r = await this.send(slot, { op: 'hash', job, hash, bufId, buf: first ? buf : undefined, len, chunkSize, ends, read }, [], onRead); } catch (e) { this.jobSlot.delete(job); this.jobBuf.delete(job); throw e; }
     if (r.op !== 'hashed') throw new Error(`unexpected reply ${r.op}`);
     const raw = Buffer.from(r.ids);
     const ids: string[] = new Array(raw.length / 32);
     for (let i = 0; i < ids.length; i++) ids[i] = raw.toString('hex', i * 32, i * 32 + 32);
-    return { job, ids };
+    return { job, ids, len: r.len };
   }
 
   /**
@@ -238,21 +268,21 @@ export class ChunkPool {
    */
   async compress(job: number, which: number[], level: number): Promise<{ chunks: EncodedChunk[]; block: SharedArrayBuffer }> {
     const slot = this.jobSlot.get(job);
-    const shape = this.jobShape.get(job);
-    if (!slot || !shape) throw new Error(`unknown block ${job}`);
+    const buf = this.jobBuf.get(job);
+    if (!slot || !buf) throw new Error(`unknown block ${job}`);
     this.jobSlot.delete(job);
-    this.jobShape.delete(job);
+    this.jobBuf.delete(job);
     if (!this.slots.includes(slot)) throw new Error('chunk worker died');
     const r = await this.send(slot, { op: 'compress', job, which, level }, []);
     if (r.op !== 'compressed') throw new Error(`unexpected reply ${r.op}`);
-    const block = Buffer.from(shape.buf);
+    const block = Buffer.from(buf);
     let start = 0;
     const chunks = which.map((index, k): EncodedChunk => {
       const bytes = block.subarray(start, r.ends[k]);
       start = r.ends[k];
       return { index, codec: r.codecs[k] as Codec, bytes };
     });
-    return { chunks, block: shape.buf };
+    return { chunks, block: buf };
   }
 
   /**

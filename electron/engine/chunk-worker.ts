@@ -1,6 +1,6 @@
 /**
- * A worker thread of the chunk pool (chunk-pool.ts): hashes, compresses, decompresses and
- * verifies blocks of chunks so the main thread only reads, writes and keeps the index.
+ * A worker thread of the chunk pool (chunk-pool.ts): reads, hashes, compresses, decompresses and
+ * verifies blocks of chunks so the main thread only plans, reads small files and keeps the index.
  * Messages and their replies are described by the types in chunk-pool.ts.
  */
 import * as fs from 'node:fs';
@@ -166,13 +166,23 @@ port.on('message', (m: WorkerRequest) => {
       if (m.buf) shared.set(m.bufId, m.buf);
       const buf = shared.get(m.bufId);
       if (!buf) throw new Error(`no shared buffer ${m.bufId}`);
-      const block = Buffer.from(buf, 0, m.len);
-      const n = chunkCount(m);
+      let len = m.len;
+      if (m.read) {
+        // Read the block first (see ChunkPool.readAndHash), and say how much at once: the main
+        // thread starts the file's next block then. Short only at the end of the file.
+        const into = new Uint8Array(buf, 0, m.len);
+        len = 0;
+        for (let n; len < m.len && (n = fs.readSync(m.read.fd, into, len, m.len - len, m.read.pos + len)) > 0;) len += n;
+        reply({ op: 'read', job: m.job, len }, []);
+      }
+      const layout: Layout = { len, chunkSize: m.chunkSize, ends: m.ends };
+      const block = Buffer.from(buf, 0, len);
+      const n = chunkCount(layout);
       const ids = Buffer.allocUnsafeSlow(n * 32);
-      for (let i = 0; i < n; i++) objectIdInto('chunk', block.subarray(chunkStart(m, i), chunkEnd(m, i)), m.hash, ids, i * 32);
-      held.set(m.job, { buf, len: m.len, chunkSize: m.chunkSize, ends: m.ends });
+      for (let i = 0; i < n; i++) objectIdInto('chunk', block.subarray(chunkStart(layout, i), chunkEnd(layout, i)), m.hash, ids, i * 32);
+      held.set(m.job, { buf, ...layout });
       const idsAb = ids.buffer as ArrayBuffer;
-      reply({ op: 'hashed', job: m.job, ids: idsAb }, [idsAb]);
+      reply({ op: 'hashed', job: m.job, ids: idsAb, len }, [idsAb]);
     } else if (m.op === 'compress') {
       const h = held.get(m.job);
       if (!h) throw new Error(`no block ${m.job}`);

@@ -3,7 +3,7 @@ import { promises as fsp, BigIntStats } from 'node:fs';
 import { digest } from './digest';
 import { DmError } from '../contract/errors';
 import { ObjectStore, objectId, HashName } from './objects';
-import { chunkPool, BLOCK_SIZE } from './chunk-pool';
+import { chunkPool, BLOCK_SIZE, type Hashed } from './chunk-pool';
 import { decode } from './compress';
 import { dmfs, ScanFn } from './native';
 import { Tree, TreeEntry, SubdotRoot, encodeTree } from './model';
@@ -181,12 +181,13 @@ export async function snapshotDir(rootDir: string, opts: SnapshotOptions): Promi
   const files = new Limiter(FILES_AT_ONCE);
 
   /**
-   * Hashes a block in a worker, then has the chunks the store lacks compressed and stored. The
-   * block is cut in `chunkSize` pieces, or at `ends` (see ChunkPool.hash).
+   * Once a worker has hashed the block `ab` (the job `hashing`, see ChunkPool.hash), has the
+   * chunks the store lacks compressed and stored. The block is cut in `chunkSize` pieces, or at
+   * `ends`. Gives back `reserved` of the budget when done.
    */
-  const processBlock = async (ab: SharedArrayBuffer, len: number, reserved: number, ends?: Uint32Array): Promise<string[]> => {
+  const processBlock = async (ab: SharedArrayBuffer, hashing: Promise<Hashed>, reserved: number, ends?: Uint32Array): Promise<string[]> => {
     try {
-      const { job, ids } = await pool.hash(hash, ab, len, chunkSize, ends);
+      const { job, ids, len } = await hashing;
       const which: number[] = [];
       if (store) for (let i = 0; i < ids.length; i++) if (!pending.has(ids[i]) && !store.has(ids[i])) { pending.add(ids[i]); which.push(i); }
       const { chunks: encoded, block: back } = await pool.compress(job, which, level);
@@ -223,16 +224,17 @@ export async function snapshotDir(rootDir: string, opts: SnapshotOptions): Promi
           const want = Math.min(block, Math.max(chunkSize, Math.ceil((size - pos) / chunkSize) * chunkSize));
           await pool.reserve(want);
           const ab = pool.buffer(want);
-          let bytesRead: number;
-          try { ({ bytesRead } = await fh.read(new Uint8Array(ab), 0, want, pos)); } catch (e) { pool.recycle(ab); pool.release(want); throw e; }
-          // Why recycle: a file whose size is a multiple of the block size ends with this empty read.
-          if (bytesRead === 0) { pool.recycle(ab); pool.release(want); break; }
-          const part = processBlock(ab, bytesRead, want);
+          // A worker reads the block and hashes it; the next block starts once it is read.
+          const { read, hashed } = pool.readAndHash(hash, ab, fh.fd, pos, want, chunkSize);
+          const part = processBlock(ab, hashed, want);
           part.catch(() => {});
           parts.push(part);
+          const bytesRead = await read;
+          // A file whose size is a multiple of the block size ends with an empty read (a part without chunks).
+          if (bytesRead === 0) break;
           pos += bytesRead;
           opts.onBytes?.(bytesRead, rel);
-          // Why stop at a short read: the next block must start at a chunk boundary.
+          // A short read is the end of the file (the worker reads until the block is full).
           if (bytesRead < want) break;
         }
       } finally {
@@ -273,7 +275,8 @@ export async function snapshotDir(rootDir: string, opts: SnapshotOptions): Promi
     if (!b) return;
     batch = undefined;
     if (b.used === 0) { dropBatch(b); return; }
-    const part = processBlock(b.ab, b.used, BLOCK_SIZE, Uint32Array.from(b.ends));
+    const ends = Uint32Array.from(b.ends);
+    const part = processBlock(b.ab, pool.hash(hash, b.ab, b.used, chunkSize, ends), BLOCK_SIZE, ends);
     part.then((ids) => { for (const f of b.files) f.done(ids.slice(f.first, f.first + f.count)); }, (e) => { for (const f of b.files) f.fail(e); });
   };
 
