@@ -55,12 +55,23 @@ export async function commit(engine: Engine, dot: string, opts: CommitOptions): 
       // Why all subdots at once: one subdot's many small files keep the main thread busy while
       // another's big files keep the workers busy (bench: uploads and PostgreSQL overlap).
       // Every snapshot runs to its end before an error is thrown: none may store after we gave up.
-      const results = await Promise.allSettled(subdots.map((sub) => {
-        opts.onProgress?.({ op: 'commit', phase: 'reading', subdot: sub, doneBytes: done });
-        return snapshotDir(path.join(root, sub), {
-          chunkSize: engine.chunkSize, store: engine.objects, cache: caches[sub], racyAfterNs, level: engine.fmt.level, compressing,
-          onBytes: (n) => { done += n; opts.onProgress?.({ op: 'commit', phase: 'reading', subdot: sub, doneBytes: done }); },
-        });
+      // Progress names every subdot still being read. Why: naming the one whose bytes came last
+      // made the line flicker between subdots read at once.
+      const reading = new Set(subdots);
+      let names = subdots.join(', ');
+      const report = (): void => opts.onProgress?.({ op: 'commit', phase: 'reading', subdot: names, doneBytes: done });
+      report();
+      const results = await Promise.allSettled(subdots.map(async (sub) => {
+        try {
+          return await snapshotDir(path.join(root, sub), {
+            chunkSize: engine.chunkSize, store: engine.objects, cache: caches[sub], racyAfterNs, level: engine.fmt.level, compressing,
+            onBytes: (n) => { done += n; report(); },
+          });
+        } finally {
+          reading.delete(sub);
+          names = [...reading].join(', ');
+          if (reading.size) report();
+        }
       }));
       subdots.forEach((sub, i) => {
         const r = results[i];

@@ -60,6 +60,29 @@ test('a dot starts on master with no commits; commit records every subdot at onc
   } finally { await done(); }
 });
 
+test('commit progress names the subdots still being read (all at first, then fewer), counts bytes up to the total, and ends with done', async () => {
+  const { e, done } = await fresh();
+  try {
+    await e.createDot('app');
+    const a = await e.workDir('app', 'clicks-db', { create: true });
+    const b = await e.workDir('app', 'users-db', { create: true });
+    await write(path.join(a, 'dump.rdb'), randomBytes(5000));
+    for (let i = 0; i < 3; i++) await write(path.join(b, `base/1/${i}`), randomBytes(5 * 1024 * 1024));
+    const events: { phase: string; subdot?: string; doneBytes: number }[] = [];
+    await commit(e, 'app', { message: 'progress', onProgress: (p) => events.push({ phase: p.phase, subdot: p.subdot, doneBytes: p.doneBytes }) });
+    const total = 5000 + 3 * 5 * 1024 * 1024;
+    const reading = events.filter((p) => p.phase === 'reading');
+    assert.equal(reading[0].subdot, 'clicks-db, users-db');
+    // Whichever subdot finishes first, the other is then named alone, and a finished one never comes back.
+    const sets = reading.map((p) => p.subdot!.split(', '));
+    assert.ok(sets.some((x) => x.length === 1), `events: ${JSON.stringify(reading.map((p) => p.subdot))}`);
+    for (let i = 1; i < sets.length; i++) assert.ok(sets[i].every((n) => sets[i - 1].includes(n)), `${sets[i - 1]} then ${sets[i]}`);
+    for (let i = 1; i < reading.length; i++) assert.ok(reading[i].doneBytes >= reading[i - 1].doneBytes);
+    assert.equal(reading.at(-1)!.doneBytes, total);
+    assert.deepEqual(events.slice(-2).map((p) => [p.phase, p.doneBytes]), [['writing', total], ['done', total]]);
+  } finally { await done(); }
+});
+
 test('uncommitted changes stay with their branch; checkout -b starts from the latest commit', async () => {
   const { e, done } = await fresh();
   try {
