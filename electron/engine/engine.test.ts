@@ -717,6 +717,25 @@ test('a commit of files of every size reuses a few read buffers (memory stays fl
   } finally { await done(); }
 });
 
+test('a block whose read fails gives its buffer back: repeated failing snapshots of a big file reuse one buffer', async () => {
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'dm-readfail-'));
+  const pool = chunkPool();
+  const real = pool.readAndHash;
+  try {
+    await write(path.join(dir, 'big'), randomBytes(3 * BLOCK_SIZE));
+    // The one injected part: the worker's read fails as a disk error would (EIO cannot be made on demand).
+    pool.readAndHash = () => {
+      const e = Object.assign(new Error('input/output error'), { code: 'EIO' });
+      const read = Promise.reject(e), hashed = Promise.reject(e);
+      read.catch(() => {}); hashed.catch(() => {});
+      return { read, hashed };
+    };
+    const before = pool.allocated;
+    for (let i = 0; i < 4; i++) await assert.rejects(snapshotDir(dir, { chunkSize: 256 * 1024, store: null, hash: 'blake3' }), { code: 'EIO' });
+    assert.ok(pool.allocated - before <= 1, `buffers allocated for 4 failed reads: ${pool.allocated - before}`);
+  } finally { pool.readAndHash = real; await fsp.rm(dir, { recursive: true, force: true }); }
+});
+
 test('checkout records what it wrote in the stat cache exactly (hard-linked files too), so the next commit reads no file', async () => {
   const { e, done } = await fresh();
   try {

@@ -183,11 +183,15 @@ export async function snapshotDir(rootDir: string, opts: SnapshotOptions): Promi
   /**
    * Once a worker has hashed the block `ab` (the job `hashing`, see ChunkPool.hash), has the
    * chunks the store lacks compressed and stored. The block is cut in `chunkSize` pieces, or at
-   * `ends`. Gives back `reserved` of the budget when done.
+   * `ends`. Gives back `reserved` of the budget, and the block, when done or failed.
    */
   const processBlock = async (ab: SharedArrayBuffer, hashing: Promise<Hashed>, reserved: number, ends?: Uint32Array): Promise<string[]> => {
     try {
-      const { job, ids, len } = await hashing;
+      let hashed: Hashed;
+      // A job that failed (a read error, a worker that died) is over: its block is free again.
+      // Why: the pool and the workers keep every buffer until it is recycled or forgotten.
+      try { hashed = await hashing; } catch (e) { pool.recycle(ab); throw e; }
+      const { job, ids, len } = hashed;
       const which: number[] = [];
       if (store) for (let i = 0; i < ids.length; i++) if (!pending.has(ids[i]) && !store.has(ids[i])) { pending.add(ids[i]); which.push(i); }
       const { chunks: encoded, block: back } = await pool.compress(job, which, level);
