@@ -307,6 +307,20 @@ async function durableWriteProbe(dir, bytes) {
   try { return { unflushedSec: await once([]), durableSec: await once(['conv=fsync']) }; } catch { return null; }
 }
 
+/**
+ * The filesystem holding `dir`, for the report header: its type and the mount options that
+ * change write costs (online discard: every freed block is a discard request). From findmnt;
+ * `stat -f` where findmnt is missing (it names ext4 "ext2/ext3", the magic number they share).
+ */
+async function fsDescription(dir) {
+  try {
+    const [type, options = ''] = firstLine((await sh('findmnt', ['-n', '-o', 'FSTYPE,OPTIONS', '--target', dir], { quiet: true })).stdout).split(/\s+/);
+    const notable = options.split(',').filter((o) => ['discard', 'sync', 'dirsync', 'nobarrier'].includes(o) || o.startsWith('data=') || o.startsWith('commit='));
+    return type + (notable.length ? ` (${notable.join(', ')})` : '');
+  } catch {}
+  try { return firstLine((await sh('stat', ['-f', '-c', '%T', dir], { quiet: true })).stdout); } catch { return null; }
+}
+
 function freePort() {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
@@ -1218,7 +1232,7 @@ async function main() {
     try { prev[s] = JSON.parse(fs.readFileSync(path.join(RESULTS_DIR, `last-${s}.json`), 'utf8')); } catch {}
   }
   const out = { startedAt: new Date(T0).toISOString(), machine: { cores: os.cpus().length, memBytes: os.totalmem(), fs: null, pageCacheWriteMBs: pcw.coldMBs, pageCacheWriteJustFreedMBs: pcw.justFreedMBs, freePageReporting: reportingMode() }, versions: vers, installedWithApt: installed, args: opts, scales: {} };
-  try { out.machine.fs = firstLine((await sh('stat', ['-f', '-c', '%T', opts.dir], { quiet: true })).stdout); } catch {}
+  out.machine.fs = await fsDescription(opts.dir);
   const reports = [];
   let dmBuild = null;
   try { const st = fs.statSync(DM_CLI); dmBuild = { cli: DM_CLI, mtimeMs: st.mtimeMs }; } catch {}
