@@ -21,9 +21,9 @@ const RUN_WINDOW = 4;
  * writes that finish out of order leave the file with more extents than the 4 its inode holds.
  * ext4 then moves them into a block of their own, and frees that block again once they merge
  * back. On a filesystem mounted with online discard (-o discard) every freed block is a discard
- * request: on the bench machine 56-85 of them per checkout of v2, and the virtual disk stalled
+ * request: on the bench machine 56-103 of them per checkout of v2, and the virtual disk stalled
  * every write behind one for up to 520 ms (block trace). With 2 runs in flight a file has at
- * most 4 extents while it is written (written, pending, written, unwritten rest): 4-8 discards.
+ * most 4 extents while it is written (written, pending, written, unwritten rest): 3-10 discards.
  */
 const RESERVED_RUN_WINDOW = 2;
 /**
@@ -36,8 +36,9 @@ const lanes = {
   /**
    * Big files written at once, biggest first, each with RESERVED_RUN_WINDOW runs in flight. Why
    * a lane of their own: small files are a chain of metadata calls each (create, write, chown,
-   * chmod, times) that leaves the disk idle, and big files keep it busy meanwhile. Why 5: 3 had
-   * kept 12 runs in flight with 4 per file; with 2 per file, 5 files did best.
+   * chmod, times) that leaves the disk idle, and big files keep it busy meanwhile. Why 5: with
+   * 2 runs per file that keeps about as many runs in flight as 3 files with 4 did (10 against
+   * 12); 3 files with 2 runs were a little slower, 8 files no faster (bench/README.md).
    */
   big: gate(Number(process.env.DM_BIG_WINDOW) || 5, true),
   /**
