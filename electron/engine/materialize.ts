@@ -34,9 +34,10 @@ const lanes = {
   /** Runs in flight in all (bounds the workers' buffers: RUN_BYTES each). */
   runs: gate(16),
   /**
-   * Big files written at once, biggest first, each with RESERVED_RUN_WINDOW runs in flight. Why
-   * a lane of their own: small files are a chain of metadata calls each (create, write, chown,
-   * chmod, times) that leaves the disk idle, and big files keep it busy meanwhile. Why 5: with
+   * Big files written at once, biggest first, each with RESERVED_RUN_WINDOW runs in flight
+   * (RUN_WINDOW where its blocks could not be reserved). Why a lane of their own: small files
+   * are a chain of metadata calls each (create, write, chown, chmod, times) that leaves the disk
+   * idle, and big files keep it busy meanwhile. Why 5: with
    * 2 runs per file that keeps about as many runs in flight as 3 files with 4 did (10 against
    * 12); 3 files with 2 runs were a little slower, 8 files no faster (bench/README.md).
    */
