@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import * as net from 'node:net';
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -118,6 +119,44 @@ test('Mount follows the current branch and answers while another process holds t
     // A subdot created on branch x appears in its next commit there.
     assert.ok((await t.engine.subdotNames('app', 'x')).includes('uploads'));
   } finally { await other.close(); await t.done(); }
+});
+
+/** One HTTP/1.1 request on an open socket; resolves with the status line once the whole response is in. */
+function rawRequest(sock: net.Socket, method: string, body: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let got = Buffer.alloc(0);
+    const onData = (c: Buffer) => {
+      got = Buffer.concat([got, c]);
+      const head = got.indexOf('\r\n\r\n');
+      if (head < 0) return;
+      const len = Number(/content-length: *(\d+)/i.exec(got.subarray(0, head).toString())?.[1] ?? NaN);
+      if (got.length < head + 4 + len) return;
+      sock.off('data', onData); sock.off('close', onClose);
+      resolve(got.subarray(0, got.indexOf('\r\n')).toString());
+    };
+    const onClose = () => { sock.off('data', onData); reject(new Error('the driver closed the connection')); };
+    sock.on('data', onData); sock.once('close', onClose);
+    sock.write(`POST ${method} HTTP/1.1\r\nHost: plugin\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  });
+}
+
+test('the driver keeps an idle connection open for the next request from Docker (which resends a request the driver dropped with an empty body)', async () => {
+  // Why it matters: Docker reuses its connection to the driver. Had the driver closed one after a
+  // few idle seconds (Node's default), a request sent on it as it closed was reset, and Docker's
+  // retry came without a body: "Get" of no name, and a container that did not start again after
+  // a checkout (seen in the e2e tutorial, dockerd: "read: connection reset by peer, retrying").
+  const t = await fresh();
+  const sock = net.connect(t.socket);
+  try {
+    await new Promise<void>((resolve, reject) => { sock.once('connect', resolve); sock.once('error', reject); });
+    let closed = false;
+    sock.once('close', () => { closed = true; });
+    assert.equal(await rawRequest(sock, '/Plugin.Activate', '{}'), 'HTTP/1.1 200 OK');
+    await new Promise((r) => setTimeout(r, 7000)); // past the close of Node's default keep-alive timeout (5 s, checked each second)
+    assert.equal(closed, false, 'the driver closed an idle connection');
+    assert.equal(await rawRequest(sock, '/VolumeDriver.Create', JSON.stringify({ Name: 'kept.db' })), 'HTTP/1.1 200 OK');
+    assert.deepEqual(await t.engine.subdotNames('kept'), ['db']);
+  } finally { sock.destroy(); await t.done(); }
 });
 
 test('concurrent Creates of a new dot create it once', async () => {

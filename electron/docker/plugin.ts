@@ -236,6 +236,12 @@ export class PluginServer {
           opts.onRequest?.({ method, name: typeof body?.Name === 'string' ? body.Name.slice(0, 100) : undefined, ok: false, error: errText(e), ms: Date.now() - t0 });
         });
     });
+    // Why never time out an idle connection: Docker keeps its connection to the driver and sends
+    // the next request on it. Closed by us (Node's default: after 5 idle seconds) just as a request
+    // goes out, that request is reset, and Docker's retry goes out without its body ("Get" of no
+    // name: a container that did not start again after a checkout). Docker closes its idle
+    // connections itself.
+    server.keepAliveTimeout = 0;
     await new Promise<void>((resolve, reject) => {
       server.once('error', (e: NodeJS.ErrnoException) => {
         if (e.code === 'EADDRINUSE') reject(running());
