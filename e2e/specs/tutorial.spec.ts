@@ -68,6 +68,11 @@ test('the tutorial through the UI: commit, branch, change, switch back and forth
     const r = spawnSync('docker-compose', ['-p', project, '-f', 'docker-compose.yml', ...args], { cwd: DEMO, env: composeEnv, encoding: 'utf8', timeout: 240_000 });
     if (r.status !== 0) throw new Error(`docker-compose ${args.join(' ')}: ${r.stderr}`);
   };
+  const extra = `${project}_extra`;
+  const docker = (...args: string[]) => {
+    const r = spawnSync('docker', args, { env: composeEnv, encoding: 'utf8', timeout: 60_000 });
+    if (r.status !== 0) throw new Error(`docker ${args.join(' ')}: ${r.stderr}`);
+  };
   const appState = async (): Promise<AppState | null> => {
     try { const r = await fetch(`${appUrl}/api/state`); return r.ok ? (await r.json()) as AppState : null; } catch { return null; }
   };
@@ -145,8 +150,24 @@ test('the tutorial through the UI: commit, branch, change, switch back and forth
     await expect(d.currentBranch('many-users')).toBeVisible({ timeout: 120_000 });
     await expect.poll(async () => (await appState())?.users.map((u) => u.name), { timeout: 90_000 }).toEqual(['ada', 'grace', 'linus']);
     await shot('07-ui-back-on-many-users');
+
+    // A container that cannot start again (its bind mount's source is gone): the switch says
+    // so, and the UI shows the branch the data is on now, since the data was switched first.
+    const gone = mkdtempSync(path.join(os.tmpdir(), 'dm-e2e-gone-'));
+    docker('run', '-d', '--name', extra, '--mount', `type=bind,source=${gone},target=/gone`, '-v', `${dot}.uploads:/data`, '--entrypoint', 'sleep', 'dotdesk-demo/redis', 'infinity');
+    rmSync(gone, { recursive: true, force: true });
+    await d.switchTo('master').click();
+    await ui.checkoutDialog.confirm.click();
+    const failed = ui.alert('Switched to master, but not every container started again');
+    await expect(failed).toBeVisible({ timeout: 120_000 });
+    await expect(failed).toContainText(`${extra} (invalid mount config`);
+    await expect(failed).toContainText('DOCKER_ERROR');
+    await expect(ui.checkoutDialog.root).toBeHidden();
+    await expect(d.currentBranch('master')).toBeVisible();
+    await shot('08-a-container-that-did-not-start-again');
     passed = true;
   } finally {
+    try { docker('rm', '-f', extra); } catch { /* not created */ }
     try { compose('down', '-v', '--timeout', '5'); } catch (e) { process.stderr.write(`docker-compose down -v failed: ${(e as Error).message}\n`); }
     if (serve && serve.exitCode === null && serve.signalCode === null) {
       serveLog?.note('test over: sending SIGTERM');

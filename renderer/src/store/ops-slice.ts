@@ -50,6 +50,9 @@ export const opsSlice: Slice<OpsSlice> = (set, get) => {
         const value = await fn();
         return { ok: true, value };
       } catch (e) {
+        // Why refresh: a failed operation may have done part of its work (a switch whose
+        // containers did not start again has switched the data), so show what is there now.
+        void get().refreshAll();
         return { ok: false, error: toUiError(e) };
       } finally {
         set({ busy: null, progress: null });
@@ -88,6 +91,15 @@ export const opsSlice: Slice<OpsSlice> = (set, get) => {
         }
         set({ selectedCommit: null, commitDiff: null, historyBranch: null });
         void after();
+        return null;
+      }
+      // The data may have been switched although the request failed (a container that did not
+      // start again): then the switch is done, and the dialog, which offers it, closes.
+      await after();
+      if (get().selected === dot && get().details?.branch === branch) {
+        get().toast({ kind: 'error', title: `Switched to ${branch}, but not every container started again`, error: r.error, undoDot: dot });
+        set({ selectedCommit: null, commitDiff: null, historyBranch: null });
+        return null;
       }
       return done(r);
     },
