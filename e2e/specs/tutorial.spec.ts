@@ -157,6 +157,7 @@ test('the tutorial through the UI: commit, branch, change, switch back and forth
     docker('run', '-d', '--name', extra, '--mount', `type=bind,source=${gone},target=/gone`, '-v', `${dot}.uploads:/data`, '--entrypoint', 'sleep', 'dotdesk-demo/redis', 'infinity');
     rmSync(gone, { recursive: true, force: true });
     await d.switchTo('master').click();
+    await expect(ui.checkoutDialog.root).toContainText(extra);
     await ui.checkoutDialog.confirm.click();
     const failed = ui.alert('Switched to master, but not every container started again');
     await expect(failed).toBeVisible({ timeout: 120_000 });

@@ -103,7 +103,7 @@ test('a container that fails to start again is reported, the others start', asyn
   cs[0].failStart = true;
   const d = fakeDocker(cs);
   const { restart } = await new DockerGateway({ docker: d.api, pluginSocket: false }).stop('p_app');
-  await assert.rejects(restart(), (e: unknown) => e instanceof DmError && e.code === 'DOCKER_ERROR' && /p_redis_1/.test(e.message) && /data was switched/.test(e.message));
+  await assert.rejects(restart(), (e: unknown) => e instanceof DmError && e.code === 'DOCKER_ERROR' && /p_redis_1/.test(e.message) && /data was switched/.test(e.message) && e.details?.dataSwitched === true);
   assert.equal(d.cs.find((c) => c.name === 'p_app_1')!.State, 'running');
 });
 

@@ -306,7 +306,7 @@ export class DockerGateway implements ContainerHooks {
       release();
       if (r.failed.length) {
         note.message = `Could not restart ${r.failed.join(', ')}.`;
-        throw new DmError('DOCKER_ERROR', `The data was switched, but ${r.failed.join(', ')} did not start again.`, 'Check "docker logs" of those containers, then "docker start" them.', { started: r.started });
+        throw new DmError('DOCKER_ERROR', `The data was switched, but ${r.failed.join(', ')} did not start again.`, 'Check "docker logs" of those containers, then "docker start" them.', { started: r.started, dataSwitched: true });
       }
       return r.started;
     })());

@@ -22,11 +22,14 @@ declare global {
 export class ApiError extends Error {
   readonly code: string;
   readonly hint?: string;
-  constructor(info: { code: string; message: string; hint?: string }) {
+  /** What the service added to the error (for example dataSwitched on a switch whose containers did not all start again). */
+  readonly details?: Record<string, unknown>;
+  constructor(info: { code: string; message: string; hint?: string; details?: Record<string, unknown> }) {
     super(info.message);
     this.name = 'ApiError';
     this.code = info.code;
     this.hint = info.hint;
+    this.details = info.details;
   }
 }
 

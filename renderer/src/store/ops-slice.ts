@@ -21,7 +21,12 @@ export const opsSlice: Slice<OpsSlice> = (set, get) => {
     toasts: [],
     dialog: null,
     connection: 'connecting',
-    openDialog(dialog) { set({ dialog }); },
+    openDialog(dialog) {
+      set({ dialog });
+      // Why reload: these dialogs name the containers that will pause or restart, and one may
+      // have started on the dot's volumes since the page last loaded.
+      if (dialog && ['commit', 'checkout', 'new-branch', 'reset'].includes(dialog.kind)) void get().loadDot();
+    },
     toast(t) {
       const id = nextToast++;
       // Why strip older Undo buttons: api.undo reverts the LAST operation, so only the newest toast may offer it.
@@ -93,10 +98,9 @@ export const opsSlice: Slice<OpsSlice> = (set, get) => {
         void after();
         return null;
       }
-      // The data may have been switched although the request failed (a container that did not
-      // start again): then the switch is done, and the dialog, which offers it, closes.
-      await after();
-      if (get().selected === dot && get().details?.branch === branch) {
+      // The data was switched although the request failed (a container did not start again):
+      // the switch is done, so the dialog, which offers it, closes.
+      if (r.error.details?.dataSwitched === true) {
         get().toast({ kind: 'error', title: `Switched to ${branch}, but not every container started again`, error: r.error, undoDot: dot });
         set({ selectedCommit: null, commitDiff: null, historyBranch: null });
         return null;

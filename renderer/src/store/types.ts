@@ -4,7 +4,7 @@ import type { Connection } from '../api';
 import type { BundleInfo, RemoteBranchStatus, RemoteInfo } from '../../../electron/contract/remote';
 
 /** An error as the UI shows it: what happened, what to do, the stable code. */
-export interface UiError { code: string; message: string; hint?: string }
+export interface UiError { code: string; message: string; hint?: string; details?: Record<string, unknown> }
 
 /** A toast message. */
 export interface Toast {
