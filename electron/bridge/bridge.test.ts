@@ -14,6 +14,7 @@ import { DmError } from '../contract/errors';
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 let home: string;
 let child: ChildProcess;
+let bridgeLog = '';
 let origin: string;
 let token: string;
 let url: string;
@@ -40,7 +41,8 @@ const dm = (...args: string[]) => spawnSync(path.join(ROOT, 'bin', 'dm'), args, 
 
 before(async () => {
   home = mkdtempSync(path.join(os.tmpdir(), 'dm-bridge-'));
-  child = spawn(process.execPath, [path.join(ROOT, 'dist', 'electron', 'bridge', 'cli.js'), '--json', '--no-plugin'], { env: { ...process.env, DM_HOME: home, DM_DOCKER: '0' }, stdio: ['ignore', 'pipe', 'inherit'] });
+  child = spawn(process.execPath, [path.join(ROOT, 'dist', 'electron', 'bridge', 'cli.js'), '--json', '--no-plugin'], { env: { ...process.env, DM_HOME: home, DM_DOCKER: '0', DM_BRIDGE_LOG: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stderr!.on('data', (d) => { bridgeLog += d; });
   const line = await new Promise<string>((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (d) => { out += d; if (out.includes('\n')) resolve(out.split('\n')[0]); });
@@ -87,6 +89,9 @@ test('calls reach the service and errors carry code, message and hint', async ()
   assert.equal(bad.json.error.code, 'INVALID_NAME');
   // The CLI in another process sees what the bridge did.
   assert.match(dm('list').stdout, /shop/);
+  // The bridge's log (DM_BRIDGE_LOG=1) says what failed, not only the status.
+  assert.match(bridgeLog, /bridge createDot failed: DOT_EXISTS: .*shop/);
+  assert.match(bridgeLog, /bridge createDot failed: INVALID_NAME: /);
 });
 
 test('unknown methods, bad bodies and oversized bodies are refused with codes', async () => {

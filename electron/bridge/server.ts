@@ -295,8 +295,10 @@ export async function startBridge(service: BridgeTarget, opts: BridgeOptions = {
       return;
     }
     const env = await callOnce(callId, method, () => (callId ? callOf.run(callId, run) : run()));
-    if (env.ok) sendJson(res, 200, env);
-    else sendJson(res, STATUS_OF[env.error.code] ?? (env.error.code === 'INVALID_NAME' ? 400 : env.error.code === 'INTERNAL' ? 500 : 422), env);
+    if (env.ok) { sendJson(res, 200, env); return; }
+    // Why log what failed: "POST /api/listDots 500" alone left a failure in a CI run unexplained.
+    log?.(`${method} failed: ${env.error.code}: ${env.error.message}`);
+    sendJson(res, STATUS_OF[env.error.code] ?? (env.error.code === 'INVALID_NAME' ? 400 : env.error.code === 'INTERNAL' ? 500 : 422), env);
   };
 
   const server = http.createServer((req, res) => {
