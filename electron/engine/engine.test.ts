@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -103,6 +103,24 @@ test('uncommitted changes stay with their branch; checkout -b starts from the la
     assert.equal(await read(path.join(await e.workDir('app', 'db'), 'g')), 'feature only');
     const bs = await listBranches(e, 'app');
     assert.deepEqual(bs.map((b) => [b.name, b.current]), [['master', false], ['feature', true]]);
+  } finally { await done(); }
+});
+
+test('a file removed while a commit reads its folder is left out, not an error (a running app removes temporary files)', async () => {
+  const { e, done } = await fresh();
+  try {
+    await e.createDot('app');
+    const dir = await e.workDir('app', 'db', { create: true });
+    await write(path.join(dir, 'a-first'), 'read first');
+    await write(path.join(dir, 'z-temp'), 'removed before it is read');
+    let removed = false;
+    // The first bytes read come from a-first; z-temp, listed with it, has not been opened yet.
+    await commit(e, 'app', { message: 'live', onProgress: (p) => { if (!removed && p.phase === 'reading' && p.doneBytes > 0) { removed = true; rmSync(path.join(dir, 'z-temp')); } } });
+    assert.equal(removed, true);
+    // The commit holds what is there: a-first alone, so the working state is clean.
+    const st = await status(e, 'app');
+    assert.equal(st.dirty, false, JSON.stringify(st.subdots[0]?.changes));
+    assert.equal((await verify(e)).ok, true);
   } finally { await done(); }
 });
 

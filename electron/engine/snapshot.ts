@@ -8,6 +8,7 @@ import { decode } from './compress';
 import { dmfs, ScanFn } from './native';
 import { Tree, TreeEntry, SubdotRoot, encodeTree } from './model';
 import { StatCache, StatCacheEntry, DirRecord, entriesOf, sameRecord } from './stat-cache';
+import { isNotFound } from './fsutil';
 
 /** Progress of a long operation (commit, checkout, transfer). */
 export interface Progress { phase: string; doneBytes: number; totalBytes?: number; doneFiles?: number; totalFiles?: number; subdot?: string }
@@ -343,14 +344,25 @@ export async function snapshotDir(rootDir: string, opts: SnapshotOptions): Promi
   const isRacy = (st: EntryStat): boolean => racyAfter !== undefined && st.mtime[0] !== '-'
     && (st.mtime.length > racyAfter.length || (st.mtime.length === racyAfter.length && st.mtime >= racyAfter));
 
-  /** Reads a file; its entry goes into `rec` when the cache may trust it, else `rec` may not be reused whole. */
-  const fileEntry = async (abs: string, rel: string, name: string, st: EntryStat, rec: DirRecord, mine: Map<string, StatCacheEntry>): Promise<TreeEntry> => {
+  /**
+   * Reads a file; its entry goes into `rec` when the cache may trust it, else `rec` may not be
+   * reused whole. Null when the file was removed after the directory was listed: a running app
+   * makes and removes temporary files (PostgreSQL and Redis as they start), and the state read
+   * is then the one without it.
+   */
+  const fileEntry = async (abs: string, rel: string, name: string, st: EntryStat, rec: DirRecord, mine: Map<string, StatCacheEntry>): Promise<TreeEntry | null> => {
     const meta = metaOf(st);
     let parts: Promise<string[]>[], read: number, after: BigIntStats;
-    if (st.size <= SMALL_FILE) ({ parts, read, after } = await readSmallFile(abs, rel, st.size));
-    else {
-      ({ parts, read } = await readFile(abs, rel, st.size));
-      after = await fsp.lstat(abs, { bigint: true });
+    try {
+      if (st.size <= SMALL_FILE) ({ parts, read, after } = await readSmallFile(abs, rel, st.size));
+      else {
+        ({ parts, read } = await readFile(abs, rel, st.size));
+        after = await fsp.lstat(abs, { bigint: true });
+      }
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+      rec.scan = '';
+      return null;
     }
     const chunks = (await Promise.all(parts)).flat();
     const key = { size: read, ...meta, ctime: st.ctime, ino: st.ino, chunks };
@@ -385,16 +397,21 @@ export async function snapshotDir(rootDir: string, opts: SnapshotOptions): Promi
   const linksKey = (links: [string, string][]): string => (links.length ? JSON.stringify(links) : '');
   /** Walked entries, for yielding to the event loop now and then. */
   let nextYield = 2048;
-  const walk = async (absDir: string, relDir: string): Promise<string> => {
+  /** A directory's tree id; null for a subdirectory removed after its parent was listed (see fileEntry). */
+  const walk = async (absDir: string, relDir: string): Promise<string | null> => {
     // Why synchronous: an lstat answered from the inode cache takes microseconds, a promise
     // round trip through the thread pool far longer (3,000 files: 0.3 s of a no-op commit).
-    const raw = rawScan(absDir);
+    let raw: ReturnType<typeof rawScan>;
+    try { raw = rawScan(absDir); } catch (e) {
+      if (relDir && isNotFound(e)) return null;
+      throw e;
+    }
     // Yielding now and then keeps the app's event loop responsive on huge trees.
     if ((statted += raw.nums.length / 6) >= nextYield) { nextYield = statted + 2048; await new Promise((r) => setImmediate(r)); }
     const scan = treesIn ? scanHash(raw) : '';
     const last = oldCache.dirs.get(relDir);
     /** Trees of subdirectories already walked (when the record looked reusable). */
-    let known: Map<string, string> | undefined;
+    let known: Map<string, string | null> | undefined;
     const relOf = (name: string): string => (relDir ? relDir + '/' + name : name);
     if (last && scan && last.scan === scan && treesIn!.has(last.tree)) {
       // Nothing in this directory changed: only its subdirectories may have, and which name of a
@@ -438,7 +455,7 @@ export async function snapshotDir(rootDir: string, opts: SnapshotOptions): Promi
     const rec: DirRecord = { scan: store ? scan : '', subs: '', links: '', tree: '', files: 0, bytes: 0, entries: mine };
     const subs: string[] = [];
     const links: [string, string][] = [];
-    const entries: (TreeEntry | Promise<TreeEntry>)[] = [];
+    const entries: (TreeEntry | Promise<TreeEntry | null>)[] = [];
     /** True once a file of this directory is being read (its entry is a promise). */
     let pending = false;
     for (const st of scanEntries(raw)) {
@@ -448,11 +465,18 @@ export async function snapshotDir(rootDir: string, opts: SnapshotOptions): Promi
       const meta = metaOf(st);
       const type = st.mode & S_IFMT;
       if (type === S_IFDIR) {
-        const tree = known?.get(name) ?? await walk(abs, rel);
+        const tree = known?.has(name) ? known.get(name)! : await walk(abs, rel);
+        if (tree === null) { rec.scan = ''; continue; }
         subs.push(tree);
         entries.push({ name, type: 'dir', ...meta, tree });
       } else if (type === S_IFLNK) {
-        entries.push({ name, type: 'symlink', ...meta, target: fs.readlinkSync(abs) });
+        let target: string;
+        try { target = fs.readlinkSync(abs); } catch (e) {
+          if (!isNotFound(e)) throw e;
+          rec.scan = '';
+          continue;
+        }
+        entries.push({ name, type: 'symlink', ...meta, target });
       } else if (type === S_IFREG) {
         if (st.nlink > 1) {
           const first = firstName(`${st.dev}:${st.ino}`, rel);
@@ -487,7 +511,7 @@ export async function snapshotDir(rootDir: string, opts: SnapshotOptions): Promi
     // Why only when something is pending: Promise.all makes a promise per element, and on a
     // commit of 3,000 files that was 6,000 promises (each one also seen by the lock's
     // async-context hooks) for values that were all there.
-    rec.tree = await putTree({ v: 1, entries: pending ? await Promise.all(entries) : (entries as TreeEntry[]) });
+    rec.tree = await putTree({ v: 1, entries: pending ? (await Promise.all(entries)).filter((e): e is TreeEntry => e !== null) : (entries as TreeEntry[]) });
     rec.subs = subs.join(' ');
     rec.links = linksKey(links);
     // The old record when nothing in it changed, so that an unchanged cache is not written again.
@@ -499,7 +523,7 @@ export async function snapshotDir(rootDir: string, opts: SnapshotOptions): Promi
   if (!rootSt.isDirectory()) throw new DmError('UNSUPPORTED_FILE', `${rootDir} is not a directory.`);
   let tree: string;
   try {
-    tree = await walk(rootDir, '');
+    tree = (await walk(rootDir, ''))!; // the root is never left out (walk rethrows for it)
   } catch (e) {
     // Why: blocks already handed to workers must not be stored after the caller gave up. The
     // batch not handed over yet is dropped.
