@@ -121,6 +121,15 @@ test('a file removed while a commit reads its folder is left out, not an error (
     const st = await status(e, 'app');
     assert.equal(st.dirty, false, JSON.stringify(st.subdots[0]?.changes));
     assert.equal((await verify(e)).ok, true);
+    // A removed file that other names link to: the commit fails with a code, and stores no branch head.
+    await write(path.join(dir, 'a-first'), 'changed, so read first again');
+    await write(path.join(dir, 'b-linked'), 'two names');
+    await fsp.link(path.join(dir, 'b-linked'), path.join(dir, 'c-link'));
+    const head = await e.readRef('app', 'master');
+    removed = false;
+    await assert.rejects(commit(e, 'app', { message: 'torn', onProgress: (p) => { if (!removed && p.phase === 'reading' && p.doneBytes > 0) { removed = true; rmSync(path.join(dir, 'b-linked')); } } }),
+      (err: unknown) => (err as { code?: string }).code === 'CONCURRENT_UPDATE' && /b-linked was removed/.test((err as Error).message));
+    assert.equal(await e.readRef('app', 'master'), head);
   } finally { await done(); }
 });
 

@@ -361,6 +361,8 @@ export async function snapshotDir(rootDir: string, opts: SnapshotOptions): Promi
       }
     } catch (e) {
       if (!isNotFound(e)) throw e;
+      // Other names of the file were recorded as links to this one, which the tree would lack.
+      if (st.nlink > 1) throw new DmError('CONCURRENT_UPDATE', `${rel} was removed while it was being read, and other names in ${rootDir} link to it.`, 'Retry once the app has stopped changing its files (or let Docker pause it: run the app under Docker with dm volumes).');
       rec.scan = '';
       return null;
     }
