@@ -64,15 +64,13 @@ test('the tutorial through the UI: commit, branch, change, switch back and forth
   const port = await freePort();
   const appUrl = `http://127.0.0.1:${port}`;
   const composeEnv = { ...env, MOBY_PORT: String(port), MOBY_BIND: '127.0.0.1' };
-  const compose = (...args: string[]) => {
-    const r = spawnSync('docker-compose', ['-p', project, '-f', 'docker-compose.yml', ...args], { cwd: DEMO, env: composeEnv, encoding: 'utf8', timeout: 240_000 });
-    if (r.status !== 0) throw new Error(`docker-compose ${args.join(' ')}: ${r.stderr}`);
+  const run = (cmd: string, args: string[], timeout: number) => {
+    const r = spawnSync(cmd, args, { cwd: DEMO, env: composeEnv, encoding: 'utf8', timeout });
+    if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr}`);
   };
+  const compose = (...args: string[]) => run('docker-compose', ['-p', project, '-f', 'docker-compose.yml', ...args], 240_000);
+  const docker = (...args: string[]) => run('docker', args, 60_000);
   const extra = `${project}_extra`;
-  const docker = (...args: string[]) => {
-    const r = spawnSync('docker', args, { env: composeEnv, encoding: 'utf8', timeout: 60_000 });
-    if (r.status !== 0) throw new Error(`docker ${args.join(' ')}: ${r.stderr}`);
-  };
   const appState = async (): Promise<AppState | null> => {
     try { const r = await fetch(`${appUrl}/api/state`); return r.ok ? (await r.json()) as AppState : null; } catch { return null; }
   };

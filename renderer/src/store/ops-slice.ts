@@ -87,6 +87,8 @@ export const opsSlice: Slice<OpsSlice> = (set, get) => {
     async checkout(branch) {
       const dot = dotOrThrow();
       const r = await get().run('checkout', `Switching to ${branch}…`, () => api.checkout(dot, branch));
+      /** The history shown was of the branch left behind. */
+      const switched = (): null => { set({ selectedCommit: null, commitDiff: null, historyBranch: null }); return null; };
       if (r.ok) {
         const rep = r.value;
         if (rep.docker.reachable === false && rep.docker.message) {
@@ -94,16 +96,14 @@ export const opsSlice: Slice<OpsSlice> = (set, get) => {
         } else {
           get().toast({ kind: 'success', title: `Switched to ${branch}`, body: rep.restarted.length ? `Restarted ${rep.restarted.join(', ')}.` : rep.docker.message, undoDot: dot });
         }
-        set({ selectedCommit: null, commitDiff: null, historyBranch: null });
         void after();
-        return null;
+        return switched();
       }
       // The data was switched although the request failed (a container did not start again):
       // the switch is done, so the dialog, which offers it, closes.
       if (r.error.details?.dataSwitched === true) {
         get().toast({ kind: 'error', title: `Switched to ${branch}, but not every container started again`, error: r.error, undoDot: dot });
-        set({ selectedCommit: null, commitDiff: null, historyBranch: null });
-        return null;
+        return switched();
       }
       return done(r);
     },
