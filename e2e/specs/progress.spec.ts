@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { test, expect } from '../fixtures';
 
 // A long operation shows its progress and cannot be started twice.
-test('a big commit shows progress and disables the buttons while it runs', async ({ app }) => {
+test('a big commit shows progress, filling as it reads, and disables the buttons while it runs', async ({ app }) => {
   const { ui } = app;
   app.dm('init', 'media');
   const dir = app.dm('dot', 'path', 'media', 'videos');
@@ -32,6 +32,16 @@ test('a big commit shows progress and disables the buttons while it runs', async
   expect(state!.disabled.length).toBeGreaterThan(0);
   expect(state!.disabled.every(Boolean)).toBe(true);
   await app.shot('01-progress');
+  // Once the commit has counted what it reads, the bar fills: a share of the 400 MB, not a spinner.
+  const filled = await app.page.waitForFunction(() => {
+    const bar = document.querySelector('.modal [role=progressbar]');
+    const now = bar?.getAttribute('aria-valuenow');
+    return now ? { now: Number(now), text: bar!.getAttribute('aria-valuetext') } : null;
+  }, null, { polling: 10, timeout: 20_000 });
+  const at = await filled.jsonValue();
+  expect(at!.text).toMatch(/reading · videos · [\d.]+ [KMG]B of 400 MB/);
+  expect(at!.now).toBeGreaterThanOrEqual(0);
+  expect(at!.now).toBeLessThanOrEqual(100);
   await expect(ui.toast(/Committed/)).toBeVisible({ timeout: 60_000 });
   await expect(bar).toBeHidden();
   await expect(dot.newBranchButton).toBeEnabled();

@@ -61,18 +61,24 @@ test('a dot starts on master with no commits; commit records every subdot at onc
   } finally { await done(); }
 });
 
-test('commit progress names the subdots still being read (all at first, then fewer), counts bytes up to the total, and ends with done', async () => {
+test('commit progress names the subdots still being read (all at first, then fewer), counts bytes up to the total it announces, and ends with done', async () => {
   const { e, done } = await fresh();
+  // The total is counted at once here, not only for commits still running after 400 ms.
+  process.env.DM_PROGRESS_TOTAL_MS = '0';
   try {
     await e.createDot('app');
     const a = await e.workDir('app', 'clicks-db', { create: true });
     const b = await e.workDir('app', 'users-db', { create: true });
     await write(path.join(a, 'dump.rdb'), randomBytes(5000));
     for (let i = 0; i < 3; i++) await write(path.join(b, `base/1/${i}`), randomBytes(5 * 1024 * 1024));
-    const events: { phase: string; subdot?: string; doneBytes: number }[] = [];
-    await commit(e, 'app', { message: 'progress', onProgress: (p) => events.push({ phase: p.phase, subdot: p.subdot, doneBytes: p.doneBytes }) });
+    // A second name of a file is stored once, and counted once.
+    await fsp.link(path.join(b, 'base/1/0'), path.join(b, 'base/1/0-link'));
+    type Ev = { phase: string; subdot?: string; doneBytes: number; totalBytes?: number };
+    let events: Ev[] = [];
+    const onProgress = (p: Ev) => events.push({ phase: p.phase, subdot: p.subdot, doneBytes: p.doneBytes, totalBytes: p.totalBytes });
+    await commit(e, 'app', { message: 'progress', onProgress });
     const total = 5000 + 3 * 5 * 1024 * 1024;
-    const reading = events.filter((p) => p.phase === 'reading');
+    let reading = events.filter((p) => p.phase === 'reading');
     assert.equal(reading[0].subdot, 'clicks-db, users-db');
     // Whichever subdot finishes first, the other is then named alone, and a finished one never comes back.
     const sets = reading.map((p) => p.subdot!.split(', '));
@@ -80,8 +86,25 @@ test('commit progress names the subdots still being read (all at first, then few
     for (let i = 1; i < sets.length; i++) assert.ok(sets[i].every((n) => sets[i - 1].includes(n)), `${sets[i - 1]} then ${sets[i]}`);
     for (let i = 1; i < reading.length; i++) assert.ok(reading[i].doneBytes >= reading[i - 1].doneBytes);
     assert.equal(reading.at(-1)!.doneBytes, total);
+    // Once the total is known, every event has it, and the bar ends full.
+    const withTotal = reading.findIndex((p) => p.totalBytes !== undefined);
+    assert.ok(withTotal >= 0, `no total in ${JSON.stringify(reading)}`);
+    assert.ok(reading.slice(withTotal).every((p) => p.totalBytes === total), JSON.stringify(reading.slice(withTotal)));
+    assert.equal(reading.at(-1)!.totalBytes, total);
     assert.deepEqual(events.slice(-2).map((p) => [p.phase, p.doneBytes]), [['writing', total], ['done', total]]);
-  } finally { await done(); }
+
+    // One file changed: the others count as done without being read, so the bar still ends full.
+    await write(path.join(b, 'base/1/2'), randomBytes(1000));
+    events = [];
+    await commit(e, 'app', { message: 'one file', onProgress });
+    reading = events.filter((p) => p.phase === 'reading');
+    const total2 = 5000 + 2 * 5 * 1024 * 1024 + 1000;
+    assert.equal(reading.at(-1)!.doneBytes, total2);
+    assert.equal(reading.at(-1)!.totalBytes, total2);
+  } finally {
+    delete process.env.DM_PROGRESS_TOTAL_MS;
+    await done();
+  }
 });
 
 test('uncommitted changes stay with their branch; checkout -b starts from the latest commit', async () => {

@@ -26,6 +26,8 @@ export interface SnapshotOptions {
   /** Files modified at or after this time (ns) are not cached: they could change again within the same clock tick. */
   racyAfterNs?: bigint;
   onBytes?: (n: number, file: string) => void;
+  /** Bytes of files the stat cache vouched for (not read), as the walk passes them. */
+  onUnchanged?: (n: number) => void;
   /** zstd level of new chunks (the store's, from store.json). */
   level?: number;
   /**
@@ -448,6 +450,7 @@ export async function snapshotDir(rootDir: string, opts: SnapshotOptions): Promi
         cache.dirs.set(relDir, last);
         files_ += last.files;
         bytes += last.bytes;
+        if (last.bytes) opts.onUnchanged?.(last.bytes);
         return last.tree;
       }
     }
@@ -493,6 +496,7 @@ export async function snapshotDir(rootDir: string, opts: SnapshotOptions): Promi
           bytes += size;
           rec.files++;
           rec.bytes += size;
+          if (size) opts.onUnchanged?.(size);
           entries.push({ name, type: 'file', ...meta, size, chunks: old!.chunks });
         } else {
           const e = fileEntry(abs, rel, name, st, rec, mine);
