@@ -121,3 +121,26 @@ test('commit, branch, change, commit, switch back', async ({ app }) => {
   expect(bg).not.toBe('rgb(246, 247, 249)');
   await app.page.emulateMedia({ colorScheme: 'light' });
 });
+
+// Opening a dot reads it afresh; its row in the list says the same, without waiting for the
+// next re-read of the list (which a dialog holds off).
+test('a dot opened after its files changed shows the same changes in the list as on its page', async ({ app }) => {
+  const { ui } = app;
+  app.dm('init', 'notes');
+  app.dm('init', 'photos');
+  await expect(ui.dotItem('photos')).toBeVisible();
+  await ui.openDot('notes');
+  await expect(ui.dotItem('photos')).toContainText('Clean');
+  writeFileSync(path.join(app.dm('dot', 'path', 'photos', 'album'), 'cat.jpg'), Buffer.alloc(3 * 1024 * 1024, 1));
+  await ui.dotItem('photos').click();
+  // Read in one go: once the page shows the change, the row already does.
+  const seen = await app.page.waitForFunction(() => {
+    const banner = document.querySelector('[role=status][aria-label="Uncommitted changes"]');
+    if (!banner?.textContent?.includes('1 file changed')) return null;
+    return { page: banner.textContent, row: document.querySelector('#dot-photos')!.textContent };
+  }, null, { polling: 'raf', timeout: 20_000 });
+  const { page, row } = (await seen.jsonValue())!;
+  expect(page).toContain('3.0 MB');
+  expect(row).toContain('1 change · 3.0 MB uncommitted');
+  expect(row).toContain('3.0 MB');
+});
