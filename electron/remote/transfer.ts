@@ -166,7 +166,7 @@ export async function fetchObjects(engine: Engine, client: HubClient, owner: str
   const st = emptyStats();
   if (engine.objects.info(head)?.type === 'commit') return st;
   let received = 0;
-  const onBytes = (n: number) => { received += n; st.bytes += n; onProgress?.({ op, phase: 'receiving', doneBytes: received }); };
+  const onBytes = (n: number) => { received += n; st.bytes += n; };
   onProgress?.({ op, phase: 'negotiating', doneBytes: 0, message: 'commits' });
   const graph = await client.commits(owner, dot, head);
   const parents = new Map(graph.map((c) => [c.id, c.parents]));
@@ -187,7 +187,12 @@ export async function fetchObjects(engine: Engine, client: HubClient, owner: str
     for (const p of c.parents) if (!parents.has(p) && !engine.objects.has(p)) throw new DmError('STORE_CORRUPT', `The hub's commit list misses parent ${p.slice(0, 12)}.`);
     for (const r of Object.values(c.subdots)) level.push(r.tree);
   }
-  const chunkSet = new Set<string>();
+  /**
+   * Every chunk the new trees name, with its share of the first file that names it: the bytes
+   * it holds, about (a file's size over its chunks). Why: the hub says nothing of sizes before
+   * it sends, and the files' sizes give the pull a total to show progress against.
+   */
+  const chunkSet = new Map<string, number>();
   const treeKids = new Map<string, string[]>();
   while (level.length) {
     level = [...new Set(level)].filter((t) => !mem.has(t) && !engine.objects.has(t));
@@ -199,7 +204,7 @@ export async function fetchObjects(engine: Engine, client: HubClient, owner: str
       if (o.type !== 'tree') throw new DmError('STORE_CORRUPT', `${t.slice(0, 12)} is not a tree.`);
       const kids: string[] = [];
       for (const e of checkedTree(o.data, t).entries) {
-        if (e.type === 'dir') { kids.push(e.tree); next.push(e.tree); } else if (e.type === 'file') for (const c of e.chunks) chunkSet.add(c);
+        if (e.type === 'dir') { kids.push(e.tree); next.push(e.tree); } else if (e.type === 'file') for (const c of e.chunks) if (!chunkSet.has(c)) chunkSet.set(c, e.size / e.chunks.length);
       }
       treeKids.set(t, kids);
     }
@@ -208,19 +213,28 @@ export async function fetchObjects(engine: Engine, client: HubClient, owner: str
   // Why validate before storing any chunk: a hostile tree is refused before it costs disk space.
   const load = async (id: string) => mem.get(id)?.data ?? engine.objects.get(id);
   for (const id of need) await validateCommit(load, id);
-  const chunks = [...chunkSet].filter((c) => !engine.objects.has(c));
+  const chunks = [...chunkSet.keys()].filter((c) => !engine.objects.has(c));
   onProgress?.({ op, phase: 'negotiating', doneBytes: received, message: `${chunks.length} chunks` });
+  // Progress counts the data the chunks hold (as a checkout writes it), not the bytes on the wire.
+  let total = Math.round(chunks.reduce((sum, c) => sum + chunkSet.get(c)!, 0));
+  let got = 0;
+  const receiving = () => onProgress?.({ op, phase: 'receiving', doneBytes: got, totalBytes: (total = Math.max(total, got)) });
+  if (chunks.length) receiving();
   for (let i = 0; i < chunks.length; i += FETCH_IDS) {
     for await (const o of fetched(client, owner, dot, chunks.slice(i, i + FETCH_IDS), onBytes)) {
       if (o.type !== 'chunk') throw new DmError('STORE_CORRUPT', `${o.id.slice(0, 12)} is not a chunk.`);
       await engine.objects.putEncoded(o.id, o.type, o.codec, o.size, o.bytes);
       st.chunks++; st.chunkBytes += o.bytes.length;
+      got += o.size;
+      receiving();
     }
     // Why flush per batch: what arrived stays when the pull is cut, and is not fetched again.
     await engine.objects.flush();
     st.batches++;
     maybeDie(st.batches);
   }
+  // The estimate counted a chunk that files share at the first one's share: end the bar full.
+  if (got < total) { total = got; receiving(); }
   for (const t of childrenFirst(treeKids.keys(), (id) => treeKids.get(id))) { const o = mem.get(t)!; await engine.objects.putEncoded(t, 'tree', o.codec, o.size, o.bytes); st.trees++; }
   const needSet = new Set(need);
   for (const c of childrenFirst(need, (id) => (needSet.has(id) ? parents.get(id)!.filter((p) => needSet.has(p)) : undefined))) { const o = mem.get(c)!; await engine.objects.putEncoded(c, 'commit', o.codec, o.size, o.bytes); st.commits++; }

@@ -2,11 +2,13 @@
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { promises as fsp, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import * as http from 'node:http';
 import { Hub, startHub, signup, request, tmp } from './helpers';
 import { DotdeskService, ContainerHooks, noContainers } from '../../electron/service/service';
 import { API_METHODS } from '../../electron/contract/api';
+import type { ProgressEvent } from '../../electron/contract/models';
 
 let hub: Hub;
 let key: string;
@@ -67,6 +69,40 @@ test('pull into the current branch stops and restarts the dot\'s containers; oth
     assert.equal(o.status, 'created');
     assert.deepEqual(log, []);
     assert.match(await b.remoteLink('hub', 'web', 'other'), /\/dana\/web\/tree\/other$/);
+  } finally { await a.engine.close(); await b.engine.close(); }
+});
+
+test('clone and pull show how much of the data they receive, out of a total that ends full', async () => {
+  const a = await DotdeskService.open(path.join(tmp(), 'a'));
+  const b = await DotdeskService.open(path.join(tmp(), 'b'));
+  try {
+    for (const s of [a, b]) await s.addRemote('hub', `dana@127.0.0.1:${hub.port}`, key);
+    await a.createDot('media');
+    const dir = await a.subdotPath('media', 'videos');
+    // Several chunks per file, a file with a size that is no multiple of a chunk, and a copy
+    // (its chunks are the first file's, received once).
+    const clip = randomBytes(3 * 1024 * 1024 + 12345);
+    await fsp.writeFile(path.join(dir, 'clip.bin'), clip);
+    await fsp.writeFile(path.join(dir, 'copy.bin'), clip);
+    await fsp.writeFile(path.join(dir, 'note.txt'), 'take 1');
+    await a.commit('media', { message: 'v1' });
+    await a.push('hub', 'media');
+    let seen: ProgressEvent[] = [];
+    b.events.on('event', (e) => { if (e.type === 'progress' && e.progress.phase === 'receiving') seen.push(e.progress); });
+    await b.clone('hub', 'dana/media');
+    const total = clip.length + 'take 1'.length;
+    assert.ok(seen.length > 1, JSON.stringify(seen));
+    assert.ok(seen.every((p) => p.totalBytes === total && p.doneBytes <= total), JSON.stringify(seen));
+    for (let i = 1; i < seen.length; i++) assert.ok(seen[i].doneBytes >= seen[i - 1].doneBytes);
+    assert.equal(seen.at(-1)!.doneBytes, total);
+    // A pull receives only what is new: its total is the new file.
+    await fsp.writeFile(path.join(dir, 'take2.bin'), randomBytes(200_000));
+    await a.commit('media', { message: 'v2' });
+    await a.push('hub', 'media');
+    seen = [];
+    await b.pull('hub', 'media');
+    assert.ok(seen.length > 0);
+    assert.deepEqual([seen.at(-1)!.doneBytes, seen.at(-1)!.totalBytes], [200_000, 200_000]);
   } finally { await a.engine.close(); await b.engine.close(); }
 });
 
