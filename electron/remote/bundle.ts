@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { DmError } from '../contract/errors';
 import { validateName, nameProblem } from '../contract/names';
 import type { Engine } from '../engine/store';
+import type { ProgressEvent } from '../contract/models';
 import { walkReachable } from '../engine/verify';
 import { createBranch } from '../engine/checkout';
 import { tmpNameFor, fsyncDir } from '../engine/fsutil';
@@ -51,7 +52,7 @@ function invalid(msg: string, hint = 'The file is damaged or not a Dotdesk bundl
  * magic, header (JSON), the objects as stored (chunks, trees, commits), and a trailer with the
  * object count and a SHA-256 of everything before it. Written to a temp file, then renamed.
  */
-export async function exportBundle(engine: Engine, dot: string, spec: string | undefined, file: string): Promise<BundleHeader> {
+export async function exportBundle(engine: Engine, dot: string, spec: string | undefined, file: string, onProgress?: (p: ProgressEvent) => void): Promise<BundleHeader> {
   await engine.requireDot(dot);
   const current = await engine.currentBranch(dot);
   const isBranch = spec === undefined || (await engine.branchNames(dot)).includes(spec);
@@ -85,15 +86,21 @@ export async function exportBundle(engine: Engine, dot: string, spec: string | u
     const len = Buffer.alloc(4); len.writeUInt32BE(hj.length);
     await write(BUNDLE_MAGIC); await write(len); await write(hj);
     // Chunks, then trees, then commits (the importer checks completeness once all arrived).
+    let done = 0;
+    const writing = () => onProgress?.({ op: 'export', phase: 'writing', doneBytes: done, totalBytes: stored });
+    writing();
     for (const id of [...byType.chunk, ...byType.tree.reverse(), ...byType.commit.reverse()]) {
       const { loc, bytes } = await engine.objects.readStored(id);
       await write(recordHeader({ type: loc.type, id, codec: loc.codec, size: loc.size, stored: bytes.length }));
       await write(bytes);
+      done += bytes.length;
+      writing();
     }
     const trailer = Buffer.alloc(8 + 8);
     TRAILER_MAGIC.copy(trailer); trailer.writeBigUInt64BE(BigInt(header.objects), 8);
     const digest = hash.copy().update(trailer).digest();
     await write(trailer); await write(digest, true);
+    onProgress?.({ op: 'export', phase: 'flushing', doneBytes: done, totalBytes: stored });
     await fh.sync();
   } catch (e) {
     await fh.close().catch(() => {});
@@ -139,7 +146,7 @@ export async function inspectBundle(file: string): Promise<BundleHeader & { file
  * that the commit's whole history and data are present, and that no path can leave its subdot.
  * On any failure the staged objects are discarded (the lock's abort drops the unflushed pack).
  */
-export async function importBundle(engine: Engine, file: string, opts: { dot?: string; branch?: string } = {}): Promise<ImportResult> {
+export async function importBundle(engine: Engine, file: string, opts: { dot?: string; branch?: string; onProgress?: (p: ProgressEvent) => void } = {}): Promise<ImportResult> {
   if (opts.dot) validateName('dot', opts.dot);
   if (opts.branch) validateName('branch', opts.branch);
   const st = await fsp.stat(file).catch(() => { throw new DmError('NOT_FOUND', `No file ${file}.`); });
@@ -147,7 +154,12 @@ export async function importBundle(engine: Engine, file: string, opts: { dot?: s
   return engine.withLock('import ' + path.basename(file), async () => {
     const src = createReadStream(file, { highWaterMark: 1024 * 1024 });
     const hash = createHash('sha256');
-    const reader = new RecordReader(src, { bad: (m) => invalid(m) });
+    // Progress counts the file's bytes read against its size.
+    let read = 0;
+    const reader = new RecordReader(src, {
+      bad: (m) => invalid(m),
+      onBytes: (n) => { read += n; opts.onProgress?.({ op: 'import', phase: 'reading', doneBytes: read, totalBytes: st.size }); },
+    });
     let header: BundleHeader;
     let bytes = 0;
     try {
@@ -165,6 +177,7 @@ export async function importBundle(engine: Engine, file: string, opts: { dot?: s
       if (!hash.update(trailer).digest().equals(digest)) throw invalid('The bundle checksum does not match: the file was changed or damaged.');
       if (!(await reader.atEnd())) throw invalid('The bundle has extra bytes after its end.');
     } finally { src.destroy(); }
+    opts.onProgress?.({ op: 'import', phase: 'checking', doneBytes: st.size, totalBytes: st.size });
     if (engine.objects.info(header.commit)?.type !== 'commit') throw invalid(`The bundle does not contain its commit ${header.commit.slice(0, 12)}.`);
     // Unsafe paths first (clearest error), then completeness of the whole history and data.
     const commits: string[] = [];
@@ -188,8 +201,8 @@ export async function importBundle(engine: Engine, file: string, opts: { dot?: s
       await engine.createDot(dot);
       createdDot = true;
       const b = opts.branch ?? header.branch ?? 'master';
-      if (b !== 'master') await createBranch(engine, dot, b, header.commit);
-      else await moveBranch(engine, dot, 'master', null, header.commit, { op: 'import' });
+      if (b !== 'master') await createBranch(engine, dot, b, header.commit, opts.onProgress);
+      else await moveBranch(engine, dot, 'master', null, header.commit, { op: 'import', onProgress: opts.onProgress });
       return { header, dot, branch: b, createdDot, alreadyPresent: false, objects: header.objects, bytes };
     }
     const names = await engine.branchNames(dot);
@@ -201,7 +214,7 @@ export async function importBundle(engine: Engine, file: string, opts: { dot?: s
       b = base;
       for (let i = 2; names.includes(b); i++) b = `${base}-${i}`;
     }
-    await createBranch(engine, dot, b, header.commit);
+    await createBranch(engine, dot, b, header.commit, opts.onProgress);
     return { header, dot, branch: b, createdDot, alreadyPresent: false, objects: header.objects, bytes };
   });
 }

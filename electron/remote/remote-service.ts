@@ -255,7 +255,7 @@ export class RemoteService {
   }
 
   async exportBundle(dot: string, ref: string | undefined, file: string): Promise<BundleInfo> {
-    const h = await exportBundle(this.engine, dot, ref, file);
+    const h = await exportBundle(this.engine, dot, ref, file, this.progress);
     const { format: _f, version: _v, chunkSize: _c, ...rest } = h;
     return rest;
   }
@@ -266,7 +266,7 @@ export class RemoteService {
   }
 
   async importBundle(file: string, opts: { dot?: string; branch?: string } = {}): Promise<ImportReport> {
-    const res = await importBundle(this.engine, file, opts);
+    const res = await importBundle(this.engine, file, { dot: opts.dot, branch: opts.branch, onProgress: this.progress });
     const { format: _f, version: _v, chunkSize: _c, ...bundle } = res.header;
     this.changed(res.dot, 'import');
     return { bundle, dot: res.dot, branch: res.branch, createdDot: res.createdDot, alreadyPresent: res.alreadyPresent, objects: res.objects, bytes: res.bytes };

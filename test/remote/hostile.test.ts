@@ -170,7 +170,9 @@ test('bundles: export, inspect, import as a new branch; never overwrite a branch
   await dmOk(store, ['commit', '-m', 'bundle state']);
   const dir = tmp();
   const file = path.join(dir, 'app.dmb');
-  await dmOk(store, ['export', 'app', 'master', file]);
+  const exp = await dmOk(store, ['export', 'app', 'master', file]);
+  // Progress on stderr (not a terminal: a line per phase): bytes written out of the bundle's.
+  assert.match(exp.stderr, /\[export\] writing [\d.]+ (B|KiB|MiB) \/ [\d.]+ (B|KiB|MiB) \(\d+%\)/);
   const other = path.join(tmp(), 'store');
   const dry = await dmOk(other, ['import', file, '--dry-run']);
   assert.match(dry.stdout, /Bundle of dot app, branch master/);

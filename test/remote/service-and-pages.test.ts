@@ -106,6 +106,32 @@ test('clone and pull show how much of the data they receive, out of a total that
   } finally { await a.engine.close(); await b.engine.close(); }
 });
 
+test('a bundle shows its export and import as bytes out of a total, then the checkout of the imported state', async () => {
+  const a = await DotdeskService.open(path.join(tmp(), 'a'));
+  const b = await DotdeskService.open(path.join(tmp(), 'b'));
+  try {
+    await a.createDot('media');
+    await fsp.writeFile(path.join(await a.subdotPath('media', 'videos'), 'clip.bin'), randomBytes(5 * 1024 * 1024));
+    await a.commit('media', { message: 'v1' });
+    const file = path.join(tmp(), 'media.dmb');
+    const seen: ProgressEvent[] = [];
+    for (const s of [a, b]) s.events.on('event', (e) => { if (e.type === 'progress') seen.push(e.progress); });
+    const info = await a.exportBundle('media', undefined, file);
+    const writing = seen.filter((p) => p.op === 'export' && p.phase === 'writing');
+    assert.ok(writing.length > 1 && writing.every((p) => p.totalBytes === info.storedBytes), JSON.stringify(writing));
+    assert.equal(writing.at(-1)!.doneBytes, info.storedBytes);
+    seen.length = 0;
+    await b.importBundle(file);
+    const size = statSync(file).size;
+    const reading = seen.filter((p) => p.op === 'import' && p.phase === 'reading');
+    assert.ok(reading.length > 1 && reading.every((p) => p.totalBytes === size), JSON.stringify(reading));
+    assert.equal(reading.at(-1)!.doneBytes, size);
+    // The new dot's master is written out: its progress follows the reading.
+    const out = seen.filter((p) => p.op === 'import' && p.phase === 'writing');
+    assert.equal(out.at(-1)?.doneBytes, 5 * 1024 * 1024, JSON.stringify(seen.map((p) => p.phase)));
+  } finally { await a.engine.close(); await b.engine.close(); }
+});
+
 test('hub web pages: sign up, sign in, API key page, dots, branch and commit pages', async () => {
   const form = (body: Record<string, string>) => ({ body: new URLSearchParams(body).toString(), headers: { 'Content-Type': 'application/x-www-form-urlencoded' } });
   const su = await request(hub.port, 'POST', '/signup', form({ user: 'erin', password: 'erin-password' }));
