@@ -18,7 +18,8 @@ export type WorkerRequest =
   | ({ op: 'write'; job: number; fd: number; directFd: number; position: number } & RunRequest)
   | ({ op: 'create'; job: number; path: string; mode: number; uid: number; gid: number; chown: boolean; mtimeNs: string } & RunRequest)
   | { op: 'close'; job: number }
-  | { op: 'forget'; job: 0; bufId: number };
+  | { op: 'forget'; job: 0; bufId: number }
+  | { op: 'verify'; job: number; hash: HashName; buf: ArrayBuffer; offsets: number[]; stored: number[]; sizes: number[]; codecs: number[]; types: ObjectType[]; ids: ArrayBuffer };
 
 /** What a file's fstat said once checkout had created it: size, mtime ns, ctime ns, inode, mode, uid, gid. */
 export type CreatedStat = [string, string, string, string, number, number, number];
@@ -31,6 +32,7 @@ export type WorkerReply =
   | { op: 'wrote'; job: number; bad: number; truncated: boolean }
   | { op: 'created'; job: number; bad: number; truncated: boolean; stat: CreatedStat | [] }
   | { op: 'closed'; job: number }
+  | { op: 'verified'; job: number; bad: number; buf: ArrayBuffer }
   | { op: 'error'; job: number; message: string; code?: string };
 
 /** One chunk after compression: the stored bytes and how they are encoded. */
@@ -312,6 +314,20 @@ export class ChunkPool {
     const r = await this.send(slot, { op: 'create', job: this.nextJob++, path: abs, mode: meta.mode, uid: meta.uid, gid: meta.gid, chown: meta.chown, mtimeNs: meta.mtime, ...run }, transfer);
     if (r.op !== 'created') throw new Error(`unexpected reply ${r.op}`);
     return { bad: r.bad, truncated: r.truncated, stat: r.stat };
+  }
+
+  /**
+   * Has a worker check objects that came from elsewhere (a bundle, a hub), encoded as stored and
+   * lying in `buf` at `recs`' offsets: each must decode to exactly its size and hash to its id.
+   * Nothing in them is trusted, so no shortcut applies (unlike writeRun's zstd checksums).
+   * Returns the index of the first bad record or -1, and `buf` (transferred there and back).
+   */
+  async verifyForeign(hash: HashName, buf: ArrayBuffer, recs: StoredRecord[]): Promise<{ bad: number; buf: ArrayBuffer }> {
+    const slot = this.leastBusy();
+    const { run, transfer } = runRequest(hash, '', 0, 0, recs);
+    const r = await this.send(slot, { op: 'verify', job: this.nextJob++, hash, buf, offsets: run.offsets, stored: run.stored, sizes: run.sizes, codecs: run.codecs, types: run.types, ids: run.ids }, [...transfer, buf]);
+    if (r.op !== 'verified') throw new Error(`unexpected reply ${r.op}`);
+    return { bad: r.bad, buf: r.buf };
   }
 
   /** Has every worker close the pack files it keeps open (gc is about to remove packs). */

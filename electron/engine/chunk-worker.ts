@@ -160,6 +160,32 @@ function decodeRun(m: RunRequest): { out: Buffer; total: number; mem: AlignedBuf
   return { out, total, mem };
 }
 
+/** Growable buffer that foreign objects are decoded into (see verifyForeign). */
+let foreignOut = Buffer.allocUnsafeSlow(0);
+/**
+ * Checks objects from a bundle or a hub (see ChunkPool.verifyForeign): the index of the first
+ * that does not decode to exactly its size or does not hash to its id, or -1. Why no zstd
+ * checksum shortcut as in decodeRun: the record headers come from the sender too.
+ */
+function verifyForeign(m: Extract<WorkerRequest, { op: 'verify' }>): number {
+  const src = Buffer.from(m.buf);
+  for (let k = 0; k < m.sizes.length; k++) {
+    const stored = src.subarray(m.offsets[k], m.offsets[k] + m.stored[k]);
+    const size = m.sizes[k];
+    let raw: Buffer;
+    if (m.codecs[k] === 1) {
+      if (foreignOut.length < size) foreignOut = Buffer.allocUnsafeSlow(Math.max(size, 2 * foreignOut.length));
+      let n = -1;
+      try { n = dctx.decompress(foreignOut.subarray(0, size), stored); } catch { n = -1; }
+      if (n !== size) return k;
+      raw = foreignOut.subarray(0, size);
+    } else if (m.codecs[k] === 0 && stored.length === size) raw = stored;
+    else return k;
+    if (!objectIdBytes(m.types[k], raw, m.hash).equals(Buffer.from(m.ids, k * 32, 32))) return k;
+  }
+  return -1;
+}
+
 port.on('message', (m: WorkerRequest) => {
   try {
     if (m.op === 'hash') {
@@ -244,6 +270,9 @@ port.on('message', (m: WorkerRequest) => {
         if (run.mem) freeOut.push(run.mem);
         if (fd >= 0) fs.closeSync(fd);
       }
+    } else if (m.op === 'verify') {
+      const bad = verifyForeign(m);
+      reply({ op: 'verified', job: m.job, bad, buf: m.buf }, [m.buf]);
     } else if (m.op === 'forget') {
       shared.delete(m.bufId);
     } else if (m.op === 'close') {

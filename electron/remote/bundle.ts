@@ -13,6 +13,7 @@ import { isObjectId, isHashName, HashName } from '../engine/objects';
 import { RecordReader, recordHeader } from './records';
 import { validateCommit } from './validate';
 import { moveBranch } from './fast-forward';
+import { VerifiedWriter } from './verified-writer';
 
 /** First bytes of every bundle ("DMBUNDL" + format version 1). */
 export const BUNDLE_MAGIC = Buffer.from('DMBUNDL1');
@@ -162,21 +163,27 @@ export async function importBundle(engine: Engine, file: string, opts: { dot?: s
     });
     let header: BundleHeader;
     let bytes = 0;
+    const writer = new VerifiedWriter(engine.objects, (id) => invalid(`Object ${id.slice(0, 12)} in the bundle does not match its hash (or its data is damaged).`));
     try {
       header = await readHeader(reader, hash);
       if (bundleHash(header) !== engine.hash) throw hashMismatch(`The bundle names its objects with ${bundleHash(header)}, this store with ${engine.hash}; they cannot be mixed. Nothing was imported.`, bundleHash(header), `dm import ${path.basename(file)}`);
       for (let i = 0; i < header.objects; i++) {
-        const o = await reader.record();
+        // Not copied: the writer copies it into its batch.
+        const o = await reader.record(false);
         hash.update(recordHeader({ ...o, stored: o.bytes.length })).update(o.bytes);
         bytes += o.bytes.length;
-        try { await engine.objects.putEncoded(o.id, o.type, o.codec, o.size, o.bytes); } catch { throw invalid(`Object ${o.id.slice(0, 12)} in the bundle does not match its hash (or its data is damaged).`); }
+        await writer.add(o);
       }
       const trailer = await reader.take(16, 'the trailer');
       const digest = await reader.take(32, 'the trailer');
       if (!trailer.subarray(0, 8).equals(TRAILER_MAGIC) || trailer.readBigUInt64BE(8) !== BigInt(header.objects)) throw invalid('The bundle trailer is missing or damaged (truncated file?).');
       if (!hash.update(trailer).digest().equals(digest)) throw invalid('The bundle checksum does not match: the file was changed or damaged.');
       if (!(await reader.atEnd())) throw invalid('The bundle has extra bytes after its end.');
-    } finally { src.destroy(); }
+      await writer.finish();
+    } finally {
+      src.destroy();
+      await writer.settle();
+    }
     opts.onProgress?.({ op: 'import', phase: 'checking', doneBytes: st.size, totalBytes: st.size });
     if (engine.objects.info(header.commit)?.type !== 'commit') throw invalid(`The bundle does not contain its commit ${header.commit.slice(0, 12)}.`);
     // Unsafe paths first (clearest error), then completeness of the whole history and data.

@@ -92,8 +92,11 @@ export class RecordReader {
     return this.record();
   }
 
-  /** Reads one record (the stream must hold one). */
-  async record(): Promise<WireObject> {
+  /**
+   * Reads one record (the stream must hold one). Its bytes are a copy, unless `copy` is false:
+   * then they may be a view of the stream's buffer, for callers that copy them at once.
+   */
+  async record(copy = true): Promise<WireObject> {
     const h = await this.take(RECORD_HEADER, 'a record header');
     const type = CODE_TYPE[h.readUInt8(0)];
     const id = h.toString('hex', 1, 1 + ID_BYTES);
@@ -103,7 +106,8 @@ export class RecordReader {
     if (!type || (codec !== 0 && codec !== 1)) throw this.bad(`A record has an unknown type or codec (${h.readUInt8(0)}/${codec}).`);
     if (size > MAX_OBJECT_BYTES || stored > MAX_OBJECT_BYTES) throw new DmError('TOO_LARGE', `Object ${id.slice(0, 12)} claims ${Math.max(size, stored)} bytes (at most ${MAX_OBJECT_BYTES}).`, 'The data comes from a damaged or hostile source and was refused.');
     if (codec === 0 && size !== stored) throw this.bad(`Object ${id.slice(0, 12)} has inconsistent lengths.`);
-    const bytes = Buffer.from(await this.take(stored, `object ${id.slice(0, 12)}`));
+    const view = await this.take(stored, `object ${id.slice(0, 12)}`);
+    const bytes = copy ? Buffer.from(view) : view;
     return { type, id, codec: codec as Codec, size, bytes };
   }
 }

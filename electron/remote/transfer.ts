@@ -5,6 +5,7 @@ import { decodeTree } from '../engine/model';
 import { HubClient, IDS_PER_REQUEST } from './hub-client';
 import { RecordReader, recordHeader, verifyWire, WireObject } from './records';
 import { checkedCommit, checkedTree, validateCommit } from './validate';
+import { VerifiedWriter } from './verified-writer';
 
 /** What a transfer moved. */
 export interface TransferStats { commits: number; trees: number; chunks: number; objects: number; bytes: number; chunkBytes: number; batches: number; seconds: number }
@@ -143,12 +144,12 @@ export async function pushObjects(engine: Engine, client: HubClient, owner: stri
 }
 
 /** Reads one fetch answer: exactly the records asked for, in order, each verified. */
-async function* fetched(client: HubClient, owner: string, dot: string, ids: string[], onBytes: (n: number) => void): AsyncGenerator<WireObject> {
+async function* fetched(client: HubClient, owner: string, dot: string, ids: string[], onBytes: (n: number) => void, copy = true): AsyncGenerator<WireObject> {
   const res = await client.fetch(owner, dot, ids);
   const reader = new RecordReader(res, { onBytes });
   try {
     for (const want of ids) {
-      const o = await reader.record();
+      const o = await reader.record(copy);
       if (o.id !== want) throw new DmError('STORE_CORRUPT', `The hub sent ${o.id.slice(0, 12)} where ${want.slice(0, 12)} was asked.`, 'Retry; if it persists the hub is damaged.');
       yield o;
     }
@@ -220,14 +221,19 @@ export async function fetchObjects(engine: Engine, client: HubClient, owner: str
   let got = 0;
   const receiving = () => onProgress?.({ op, phase: 'receiving', doneBytes: got, totalBytes: (total = Math.max(total, got)) });
   if (chunks.length) receiving();
+  const writer = new VerifiedWriter(engine.objects, (id) => new DmError('STORE_CORRUPT', `Received object ${id.slice(0, 12)} does not match its hash.`, 'The transfer or file is damaged; nothing was stored from it.', { id }));
   for (let i = 0; i < chunks.length; i += FETCH_IDS) {
-    for await (const o of fetched(client, owner, dot, chunks.slice(i, i + FETCH_IDS), onBytes)) {
-      if (o.type !== 'chunk') throw new DmError('STORE_CORRUPT', `${o.id.slice(0, 12)} is not a chunk.`);
-      await engine.objects.putEncoded(o.id, o.type, o.codec, o.size, o.bytes);
-      st.chunks++; st.chunkBytes += o.bytes.length;
-      got += o.size;
-      receiving();
-    }
+    try {
+      // Not copied: the writer copies each chunk into its batch before the next is read.
+      for await (const o of fetched(client, owner, dot, chunks.slice(i, i + FETCH_IDS), onBytes, false)) {
+        if (o.type !== 'chunk') throw new DmError('STORE_CORRUPT', `${o.id.slice(0, 12)} is not a chunk.`);
+        await writer.add(o);
+        st.chunks++; st.chunkBytes += o.bytes.length;
+        got += o.size;
+        receiving();
+      }
+      await writer.finish();
+    } finally { await writer.settle(); }
     // Why flush per batch: what arrived stays when the pull is cut, and is not fetched again.
     await engine.objects.flush();
     st.batches++;

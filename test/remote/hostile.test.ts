@@ -224,7 +224,13 @@ test('bundles: wrong format, truncated, hash mismatch, unsafe paths and oversize
   cases.push(['absolute hard link', evilBundle([{ name: 'h', type: 'hardlink', link: '/etc/passwd' }]), /UNSAFE_PATH/]);
   cases.push(['hard link through a symlink', evilBundle([{ name: 'l', type: 'symlink', target: '/etc', ...meta }, { name: 'h', type: 'hardlink', link: 'l/passwd' }]), /UNSAFE_PATH.*not a directory/]);
   cases.push(['name twice (symlink and dir)', evilBundle([{ name: 'd', type: 'symlink', target: '/', ...meta }, { name: 'd', type: 'fifo', ...meta }]), /UNSAFE_PATH.*twice/]);
+  // A chunk deep in a bundle of many (checked in batches while the next are read) that is not
+  // what its id says, under a trailer whose checksum is right.
+  const many = Array.from({ length: 400 }, () => random(32 * 1024));
+  const liar = { type: 'chunk' as const, data: random(32 * 1024), id: objectId('chunk', random(10), 'blake3') };
   const c = commitOf('d'.repeat(64));
+  const chunks = many.map((data) => ({ type: 'chunk' as const, data }));
+  cases.push(['an object that is not what its id says, 10 MB in', craft([...chunks.slice(0, 300), liar, ...chunks.slice(300), { type: 'commit', data: c }], objectId('commit', c, 'blake3')), /BUNDLE_INVALID.*does not match its hash/]);
   cases.push(['missing objects', craft([{ type: 'commit', data: c }], objectId('commit', c, 'blake3')), /BUNDLE_INVALID.*lacks/]);
   cases.push(['unknown hash', craft([{ type: 'commit', data: c }], objectId('commit', c, 'blake3'), { hash: 'md5' }), /BUNDLE_INVALID.*md5/]);
   const sha = craft([{ type: 'commit', data: c, id: objectId('commit', c, 'sha256') }], objectId('commit', c, 'sha256'), { hash: 'sha256' });
