@@ -127,6 +127,19 @@ function reply(m: WorkerReply, transfer: ArrayBuffer[]): void {
 }
 
 /**
+ * The raw bytes of a stored record that must hold exactly `size` bytes: zstd decoded into `dst`
+ * (of that size), or `stored` itself when stored raw; null when they are not exactly `size`.
+ */
+function rawOf(codec: number, stored: Buffer, size: number, dst: Buffer): Buffer | null {
+  if (codec === 1) {
+    let n = -1;
+    try { n = dctx.decompress(dst, stored); } catch { n = -1; }
+    return n === size ? dst : null;
+  }
+  return codec === 0 && stored.length === size ? stored : null;
+}
+
+/**
  * Reads a run of records lying back to back in a pack, decompresses each into one aligned
  * buffer and checks every one against its id. On success the caller gives `mem` back (freeOut).
  */
@@ -142,15 +155,9 @@ function decodeRun(m: RunRequest): { out: Buffer; total: number; mem: AlignedBuf
     const size = m.sizes[k];
     const dst = out.subarray(o, o + size);
     const id = Buffer.from(m.ids, k * 32, 32);
-    let ok: boolean;
-    if (m.codecs[k] === 1) {
-      let n = -1;
-      try { n = dctx.decompress(dst, stored); } catch { n = -1; }
-      ok = n === size;
-    } else {
-      ok = stored.length === size;
-      if (ok) stored.copy(dst);
-    }
+    const raw = rawOf(m.codecs[k], stored, size, dst);
+    if (raw === stored) stored.copy(dst);
+    const ok = raw !== null;
     // Why not always hash: SHA-256 of every chunk was a sixth of a checkout's CPU (BLAKE3 less). A frame
     // with a checksum was checked by zstd just now, and its record header names this id.
     const checked = ok && m.codecs[k] === 1 && hasChecksum(stored) && headerMatches(src, m.offsets[k], TYPE_CODE[m.types[k]], id, 1, size, m.stored[k]);
@@ -172,16 +179,9 @@ function verifyForeign(m: Extract<WorkerRequest, { op: 'verify' }>): number {
   for (let k = 0; k < m.sizes.length; k++) {
     const stored = src.subarray(m.offsets[k], m.offsets[k] + m.stored[k]);
     const size = m.sizes[k];
-    let raw: Buffer;
-    if (m.codecs[k] === 1) {
-      if (foreignOut.length < size) foreignOut = Buffer.allocUnsafeSlow(Math.max(size, 2 * foreignOut.length));
-      let n = -1;
-      try { n = dctx.decompress(foreignOut.subarray(0, size), stored); } catch { n = -1; }
-      if (n !== size) return k;
-      raw = foreignOut.subarray(0, size);
-    } else if (m.codecs[k] === 0 && stored.length === size) raw = stored;
-    else return k;
-    if (!objectIdBytes(m.types[k], raw, m.hash).equals(Buffer.from(m.ids, k * 32, 32))) return k;
+    if (foreignOut.length < size) foreignOut = Buffer.allocUnsafeSlow(Math.max(size, 2 * foreignOut.length));
+    const raw = rawOf(m.codecs[k], stored, size, foreignOut.subarray(0, size));
+    if (!raw || !objectIdBytes(m.types[k], raw, m.hash).equals(Buffer.from(m.ids, k * 32, 32))) return k;
   }
   return -1;
 }
