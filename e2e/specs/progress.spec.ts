@@ -4,11 +4,19 @@ import * as path from 'node:path';
 import { test, expect } from '../fixtures';
 
 // A long operation shows its progress and cannot be started twice.
+// The commit counts the bytes it will read from the start (DM_PROGRESS_TOTAL_MS=0, instead of
+// after 400 ms): on a fast machine this 400 MB commit ends in about a second, and the bar must
+// have shown a share of the total before it does.
+test.use({ appEnv: { DM_PROGRESS_TOTAL_MS: '0' } });
+
+/** What the page showed while the commit ran, recorded in the page at every change. */
+interface Seen { label: string | null; text: string | null; now: string | null; disabled: boolean[] }
+
 test('a big commit shows progress, filling as it reads, and disables the buttons while it runs', async ({ app }) => {
   const { ui } = app;
   app.dm('init', 'media');
   const dir = app.dm('dot', 'path', 'media', 'videos');
-  // ~400 MB of incompressible data: the commit takes a few seconds.
+  // ~400 MB of incompressible data: the commit takes a second or more.
   const fd = openSync(path.join(dir, 'raw.bin'), 'w');
   // Every block fresh: blocks differing in one byte would deduplicate to a few chunks and the
   // commit would finish before its progress could be seen.
@@ -17,33 +25,46 @@ test('a big commit shows progress, filling as it reads, and disables the buttons
   const dot = await ui.openDot('media');
   await dot.commitButton.click();
   await ui.commitDialog.message.fill('Raw footage');
+  // Why record in the page rather than poll from the test: a fast machine finishes the commit
+  // between two polls, and a state seen by nobody proves nothing either way.
+  await app.page.evaluate(() => {
+    const seen: Seen[] = [];
+    (window as unknown as { seenProgress: Seen[] }).seenProgress = seen;
+    const record = () => {
+      const bar = document.querySelector('.modal [role=progressbar]');
+      if (!bar) return;
+      const buttons = [...document.querySelectorAll('button')].filter((b) => /^(New branch…|Commit…)$/.test(b.textContent!.trim()));
+      const submit = [...document.querySelectorAll('.modal button')].find((b) => /^Commit/.test(b.textContent!.trim()));
+      seen.push({
+        label: bar.getAttribute('aria-label'), text: bar.getAttribute('aria-valuetext'), now: bar.getAttribute('aria-valuenow'),
+        disabled: [...buttons, ...(submit ? [submit] : [])].map((b) => (b as HTMLButtonElement).disabled),
+      });
+    };
+    new MutationObserver(record).observe(document.body, { subtree: true, childList: true, attributes: true, characterData: true });
+  });
   await ui.commitDialog.submit.click();
   const bar = app.page.getByRole('progressbar', { name: 'Committing media…' }).first();
-  // Checked in one go inside the page: while the bar shows, the buttons that start work are disabled.
-  const seen = await app.page.waitForFunction(() => {
-    const bar = document.querySelector('.modal [role=progressbar]');
-    if (!bar || !bar.getAttribute('aria-valuetext')?.includes('reading')) return null;
-    const buttons = [...document.querySelectorAll('button')].filter((b) => /^(New branch…|Commit…)$/.test(b.textContent!.trim()));
-    const submit = [...document.querySelectorAll('.modal button')].find((b) => /^Commit/.test(b.textContent!.trim())) as HTMLButtonElement;
-    return { label: bar.getAttribute('aria-label'), disabled: [...buttons, submit].map((b) => (b as HTMLButtonElement).disabled) };
-  }, null, { polling: 10, timeout: 20_000 });
-  const state = await seen.jsonValue();
-  expect(state!.label).toBe('Committing media…');
-  expect(state!.disabled.length).toBeGreaterThan(0);
-  expect(state!.disabled.every(Boolean)).toBe(true);
+  await expect(bar).toBeVisible();
   await app.shot('01-progress');
-  // Once the commit has counted what it reads, the bar fills: a share of the 400 MB, not a spinner.
-  const filled = await app.page.waitForFunction(() => {
-    const bar = document.querySelector('.modal [role=progressbar]');
-    const now = bar?.getAttribute('aria-valuenow');
-    return now ? { now: Number(now), text: bar!.getAttribute('aria-valuetext') } : null;
-  }, null, { polling: 10, timeout: 20_000 });
-  const at = await filled.jsonValue();
-  expect(at!.text).toMatch(/reading · videos · [\d.]+ [KMG]B of 400 MB/);
-  expect(at!.now).toBeGreaterThanOrEqual(0);
-  expect(at!.now).toBeLessThanOrEqual(100);
   await expect(ui.toast(/Committed/)).toBeVisible({ timeout: 60_000 });
   await expect(bar).toBeHidden();
+  const seen = await app.page.evaluate(() => (window as unknown as { seenProgress: Seen[] }).seenProgress);
+  const reading = seen.filter((s) => s.text?.includes('reading'));
+  expect(reading.length).toBeGreaterThan(0);
+  // While the bar shows, the buttons that start work are disabled.
+  for (const s of reading) {
+    expect(s.label).toBe('Committing media…');
+    expect(s.disabled.length).toBeGreaterThan(0);
+    expect(s.disabled.every(Boolean)).toBe(true);
+  }
+  // The bar fills: a share of the 400 MB, not a spinner.
+  const filled = reading.filter((s) => s.now !== null);
+  expect(filled.length).toBeGreaterThan(0);
+  for (const s of filled) {
+    expect(s.text).toMatch(/reading · videos · [\d.]+ [KMG]?B of 400 MB/);
+    expect(Number(s.now)).toBeGreaterThanOrEqual(0);
+    expect(Number(s.now)).toBeLessThanOrEqual(100);
+  }
   await expect(dot.newBranchButton).toBeEnabled();
   await expect(dot.commit('Raw footage')).toBeVisible();
 });
