@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { writeFileSync, renameSync } from 'node:fs';
 import * as path from 'node:path';
 import { test, expect } from '../fixtures';
 
@@ -39,6 +39,34 @@ test('a name conflict explains itself, and the CLI changes show up by themselves
   await app.shot('02-deleted-with-undo');
   await ui.toast('Deleted dot blog').getByRole('button', { name: 'Undo' }).click();
   await expect(ui.dotItem('blog')).toBeVisible();
+});
+
+test('a dot with a file the store cannot take stays listed with its changes unknown; its page says why and what to do', async ({ app }) => {
+  const { ui } = app;
+  app.dm('init', 'notes');
+  app.dm('init', 'photos');
+  const dir = app.dm('dot', 'path', 'photos', 'album');
+  writeFileSync(path.join(dir, 'ok.jpg'), 'jpeg');
+  app.dm('commit', '-m', 'one photo');
+  writeFileSync(Buffer.concat([Buffer.from(dir + '/bad-'), Buffer.from([0xff]), Buffer.from('.jpg')]), 'x');
+  // Both dots are listed: the other one with its own state, this one "Changes unknown".
+  await expect(ui.dotItem('notes')).toContainText('Clean');
+  await expect(ui.dotItem('photos')).toContainText('Changes unknown');
+  await ui.dotItem('photos').click();
+  const box = ui.alert('Could not compute the uncommitted changes');
+  await expect(box).toContainText('not valid UTF-8');
+  await expect(box).toContainText('Rename the file');
+  await expect(box).toContainText('UNSUPPORTED_FILE');
+  // Not "clean": the page says the changes are unknown, and Commit cannot start.
+  await expect(app.page.getByText('unknown', { exact: true })).toBeVisible();
+  await expect(ui.dot.commitButton).toBeDisabled();
+  await app.shot('01-changes-unknown');
+  // Once the file is renamed, Retry shows the page and the change.
+  renameSync(Buffer.concat([Buffer.from(dir + '/bad-'), Buffer.from([0xff]), Buffer.from('.jpg')]), path.join(dir, 'renamed.jpg'));
+  await box.getByRole('button', { name: 'Retry' }).click();
+  await expect(box).toBeHidden();
+  await expect(ui.dotItem('photos')).toContainText('1 change');
+  await expect(ui.dot.commitButton).toBeEnabled();
 });
 
 test('a lost connection to the service is reported with what to do', async ({ app }) => {

@@ -75,8 +75,10 @@ export const commands: Record<string, Command> = {
     const rows = dots.map((d) => [
       H ? d.name : `${d.current ? '*' : ' '} ${d.name}`, d.branch,
       d.containers.map((c) => c.name).join(',') || (H ? '' : '-'),
-      H ? String(d.bytes) : humanBytes(d.bytes), String(d.commits), H ? String(d.dirtyBytes) : humanBytes(d.dirtyBytes),
+      H ? String(d.bytes) : humanBytes(d.bytes), String(d.commits), d.statusError ? '?' : H ? String(d.dirtyBytes) : humanBytes(d.dirtyBytes),
     ]);
+    // A dot whose changes could not be computed is still listed, with "?" and the reason on stderr.
+    for (const d of dots) if (d.statusError) ctx.err(`warning [${d.statusError.code}]: the uncommitted changes of dot ${d.name} are unknown: ${d.statusError.message}${d.statusError.hint ? `\nhint: ${d.statusError.hint}` : ''}`);
     if (H) { for (const r of rows) ctx.out(r.join('\t')); return 0; }
     if (!dots.length) { ctx.out('No dots yet. Create one with "dm init NAME", or run a docker-compose app whose volumes use "driver: dm".'); return 0; }
     ctx.out(table([['  DOT', 'BRANCH', 'CONTAINERS', 'SIZE', 'COMMITS', 'DIRTY'], ...rows]));
@@ -214,7 +216,7 @@ export const commands: Record<string, Command> = {
       if (has(p, 'json')) { json(ctx, d); return 0; }
       ctx.out(`Dot ${d.name}${d.current ? ' (current)' : ''}`);
       ctx.out(`  branch:   ${d.branch}   head: ${d.head?.slice(0, 12) ?? '(no commits)'}   commits: ${d.commits}`);
-      ctx.out(`  size:     ${humanBytes(d.bytes)}   dirty: ${humanBytes(d.dirtyBytes)} in ${d.dirtyFiles} file(s)`);
+      ctx.out(`  size:     ${humanBytes(d.bytes)}   dirty: ${d.statusError ? `unknown (${d.statusError.code}: ${d.statusError.message})` : `${humanBytes(d.dirtyBytes)} in ${d.dirtyFiles} file(s)`}`);
       ctx.out(`  branches: ${d.branches.map((b) => (b.current ? '*' : '') + b.name).join(', ')}`);
       ctx.out('  subdots:');
       for (const s of d.subdotInfo) ctx.out(`    ${s.name.padEnd(14)} ${humanBytes(s.bytes).padStart(10)}  ${s.files} files  ${s.containers.map((c) => `${c.name} (${c.image}, ${c.state})`).join(', ')}`);

@@ -1,4 +1,5 @@
 /** Plain-JSON models shared by the service, the CLI, the bridge and the renderer. Times are ISO strings. */
+import type { ErrorInfo } from './errors';
 
 /** How a commit was taken. */
 export type TakenHow = 'paused' | 'nothing-running' | 'docker-unreachable' | 'direct';
@@ -40,12 +41,24 @@ export interface DotSummary {
   bytes: number;
   dirtyBytes: number;
   dirtyFiles: number;
+  /**
+   * Why the uncommitted changes could not be computed (a file the store cannot hold, an
+   * unreadable folder); dirtyBytes and dirtyFiles are 0 then and mean "unknown". The dot is still
+   * listed: one dot with such a file must not hide the others.
+   */
+  statusError?: ErrorInfo;
   subdots: string[];
   containers: ContainerInfo[];
 }
 
 /** Everything about one dot. */
-export interface DotDetails extends DotSummary { subdotInfo: SubdotInfo[]; branches: BranchInfo[]; created: string }
+export interface DotDetails extends DotSummary {
+  subdotInfo: SubdotInfo[];
+  branches: BranchInfo[];
+  created: string;
+  /** The uncommitted changes (what `dm status` says), or null with statusError set. */
+  status: DiffResult | null;
+}
 
 /** A file that differs. */
 export interface FileChange { path: string; change: 'added' | 'modified' | 'deleted'; size: number; oldSize?: number; type: string }

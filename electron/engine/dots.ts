@@ -1,27 +1,45 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { DmError } from '../contract/errors';
-import type { DotSummary, DotDetails, CommitInfo } from '../contract/models';
+import { DmError, toErrorInfo, type ErrorInfo } from '../contract/errors';
+import type { DotSummary, DotDetails, CommitInfo, DiffResult } from '../contract/models';
 import { Engine } from './store';
 import { mkdirp, fsyncDir } from './fsutil';
 import { dirUsage } from './commit';
 import { status } from './diff';
 import { listBranches } from './branch';
 
-/** Summary of one dot (containers are filled in by the Docker layer). */
-export async function dotSummary(engine: Engine, dot: string, current?: string, opts: { dirty?: boolean } = {}): Promise<DotSummary> {
+/** The working state's changes, or the error that kept them from being computed. */
+async function statusOrError(engine: Engine, dot: string): Promise<{ status: DiffResult | null; statusError?: ErrorInfo }> {
+  try { return { status: await status(engine, dot) }; } catch (e) {
+    // Only what is wrong with the files themselves; a broken store or a bug still fails the call.
+    const info = toErrorInfo(e);
+    const code = (e as NodeJS.ErrnoException).code;
+    if (e instanceof DmError ? e.code === 'UNSUPPORTED_FILE' : code === 'EACCES' || code === 'EPERM') return { status: null, statusError: info };
+    throw e;
+  }
+}
+
+function summaryOf(dot: string, current: string | undefined, parts: { branch: string; head: string | null; depth: number; bytes: number; subdots: string[] }, st?: { status: DiffResult | null; statusError?: ErrorInfo }): DotSummary {
+  let dirtyBytes = 0, dirtyFiles = 0;
+  for (const s of st?.status?.subdots ?? []) { dirtyBytes += s.bytes; dirtyFiles += s.changes.length; }
+  return {
+    name: dot, current: dot === current, branch: parts.branch, head: parts.head, commits: parts.depth, bytes: parts.bytes,
+    dirtyBytes, dirtyFiles, ...(st?.statusError ? { statusError: st.statusError } : {}), subdots: parts.subdots, containers: [],
+  };
+}
+
+async function summaryParts(engine: Engine, dot: string): Promise<{ branch: string; head: string | null; depth: number; root: string; subdots: string[] }> {
   await engine.requireDot(dot);
   const branch = await engine.currentBranch(dot);
   const head = (await engine.readRef(dot, branch)) ?? null;
-  const root = await engine.workRoot(dot, branch);
-  const subdots = await engine.subdotNames(dot, branch);
-  const usage = await dirUsage(root);
-  let dirtyBytes = 0, dirtyFiles = 0;
-  if (opts.dirty !== false) {
-    const st = await status(engine, dot);
-    for (const s of st.subdots) { dirtyBytes += s.bytes; dirtyFiles += s.changes.length; }
-  }
-  return { name: dot, current: dot === current, branch, head, commits: head ? (await engine.commitInfo(head)).depth : 0, bytes: usage.bytes, dirtyBytes, dirtyFiles, subdots, containers: [] };
+  return { branch, head, depth: head ? (await engine.commitInfo(head)).depth : 0, root: await engine.workRoot(dot, branch), subdots: await engine.subdotNames(dot, branch) };
+}
+
+/** Summary of one dot (containers are filled in by the Docker layer). */
+export async function dotSummary(engine: Engine, dot: string, current?: string, opts: { dirty?: boolean } = {}): Promise<DotSummary> {
+  const p = await summaryParts(engine, dot);
+  const usage = await dirUsage(p.root);
+  return summaryOf(dot, current, { ...p, bytes: usage.bytes }, opts.dirty === false ? undefined : await statusOrError(engine, dot));
 }
 
 /** All dots. */
@@ -35,16 +53,19 @@ export async function listDots(engine: Engine, opts: { dirty?: boolean } = {}): 
   return out;
 }
 
-/** Everything about one dot. */
+/** Everything about one dot, with its uncommitted changes: one walk for the sizes, one for the changes. */
 export async function showDot(engine: Engine, dot: string): Promise<DotDetails> {
-  const s = await dotSummary(engine, dot, await engine.currentDot());
-  const root = await engine.workRoot(dot, s.branch);
+  const p = await summaryParts(engine, dot);
+  const st = await statusOrError(engine, dot);
   const subdotInfo = [];
-  for (const name of s.subdots) {
-    const u = await dirUsage(path.join(root, name));
-    subdotInfo.push({ name, path: await fsp.realpath(path.join(root, name)), bytes: u.bytes, files: u.files, containers: [] });
+  let bytes = 0;
+  for (const name of p.subdots) {
+    const u = await dirUsage(path.join(p.root, name));
+    bytes += u.bytes;
+    subdotInfo.push({ name, path: await fsp.realpath(path.join(p.root, name)), bytes: u.bytes, files: u.files, containers: [] });
   }
-  return { ...s, subdotInfo, branches: await listBranches(engine, dot), created: await engine.dotCreated(dot) };
+  const s = summaryOf(dot, await engine.currentDot(), { ...p, bytes }, st);
+  return { ...s, subdotInfo, branches: await listBranches(engine, dot), created: await engine.dotCreated(dot), status: st.status };
 }
 
 /**

@@ -75,6 +75,41 @@ test('errors go to stderr with a stable code and a hint; usage errors exit 2', a
   } finally { await fsp.rm(home, { recursive: true, force: true }); }
 });
 
+test('a dot holding a file the store cannot take (a name that is not UTF-8) does not hide the other dots: list and show say its changes are unknown, and why', async () => {
+  const home = await tmpDir('dm-cli-');
+  try {
+    dmOk(home, ['init', 'good']);
+    await fsp.writeFile(path.join(dmOk(home, ['dot', 'path', 'good', 'files']).trim(), 'a.txt'), 'hello');
+    dmOk(home, ['init', 'photos']);
+    const dir = dmOk(home, ['dot', 'path', 'photos', 'album']).trim();
+    await fsp.writeFile(path.join(dir, 'ok.jpg'), 'jpeg');
+    dmOk(home, ['commit', '-m', 'one photo']);
+    await fsp.writeFile(Buffer.concat([Buffer.from(dir + '/bad-'), Buffer.from([0xff]), Buffer.from('.jpg')]), 'x');
+    let r = dm(home, ['list']);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /\s+good\s+master\s+-\s+5 B\s+0\s+5 B\n/);
+    assert.match(r.out, /\* photos\s+master\s+-\s+\S+ B\s+1\s+\?\n/);
+    assert.match(r.err, /^warning \[UNSUPPORTED_FILE\]: the uncommitted changes of dot photos are unknown: A file name in .*album is not valid UTF-8 \(6261642dff2e6a7067\)\.\nhint: Rename the file/);
+    const scripted = dmOk(home, ['list', '-H']).trim().split('\n').map((l) => l.split('\t'));
+    assert.deepEqual(scripted.map((c) => [c[0], c[5]]), [['good', '5'], ['photos', '?']]);
+    const json = JSON.parse(dmOk(home, ['list', '--json']));
+    assert.equal(json[1].statusError.code, 'UNSUPPORTED_FILE');
+    assert.equal(json[0].statusError, undefined);
+    r = dm(home, ['dot', 'show', 'photos']);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /dirty: unknown \(UNSUPPORTED_FILE: A file name/);
+    const shown = JSON.parse(dmOk(home, ['dot', 'show', 'good', '--json']));
+    assert.equal(shown.status.dirty, true);
+    assert.deepEqual(shown.status.subdots[0].changes.map((c: any) => [c.path, c.change, c.size]), [['a.txt', 'added', 5]]);
+    assert.equal(shown.subdotInfo[0].bytes, shown.bytes);
+    // What needs the changes still refuses, with the same code, and nothing was stored.
+    r = dm(home, ['status']);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /error \[UNSUPPORTED_FILE\]/);
+    assert.equal(JSON.parse(dmOk(home, ['log', '--json'])).length, 1);
+  } finally { await fsp.rm(home, { recursive: true, force: true }); }
+});
+
 test('a store with a flipped byte: verify names the damage and exits 1; reads fail with STORE_CORRUPT', async () => {
   const home = await tmpDir('dm-cli-');
   try {

@@ -144,8 +144,10 @@ export function DotView() {
   if (!details) return <div className="main-pad muted" aria-busy="true">Loading…</div>;
   const running = details.containers.filter((c) => c.running).length;
   const c = countChanges(status);
-  // Without a status (it failed), the summary's dirty counters decide.
-  const clean = status ? !status.dirty : !(details.dirtyFiles > 0 || details.dirtyBytes > 0);
+  // Without a status: unknown when computing it failed (the box above says why), else the
+  // summary's dirty counters decide.
+  const unknown = !status && !!details.statusError;
+  const clean = !unknown && (status ? !status.dirty : !(details.dirtyFiles > 0 || details.dirtyBytes > 0));
   return (
     <div className="dot-view">
       <header className="dot-head">
@@ -157,12 +159,12 @@ export function DotView() {
           <Stat label="size" value={bytes(details.bytes)} />
           <Stat label="subdots" value={details.subdots.length} optional />
           <Stat label="commits" value={details.commits.toLocaleString()} />
-          <Stat label="uncommitted" value={clean ? '—' : bytes(status ? c.bytes : details.dirtyBytes)} tone={clean ? undefined : 'warn'} />
+          <Stat label="uncommitted" value={unknown ? 'unknown' : clean ? '—' : bytes(status ? c.bytes : details.dirtyBytes)} tone={clean ? undefined : 'warn'} />
           <Stat label="containers" value={details.containers.length ? `${running}/${details.containers.length}` : '—'} tone={running ? 'ok' : undefined} />
         </div>
         <div className="actions">
           <button type="button" className="btn" disabled={busy || !details.head} onClick={() => openDialog({ kind: 'new-branch' })}><Icon name="branch" />New branch…</button>
-          <button type="button" className="btn primary" disabled={busy || clean} title={clean ? 'Nothing to commit: the working state equals the last commit' : 'Commit every subdot at one instant (Ctrl+Enter)'} onClick={() => openDialog({ kind: 'commit' })}><Icon name="commit" />Commit…</button>
+          <button type="button" className="btn primary" disabled={busy || clean || unknown} title={unknown ? `Cannot commit: ${details.statusError!.message}` : clean ? 'Nothing to commit: the working state equals the last commit' : 'Commit every subdot at one instant (Ctrl+Enter)'} onClick={() => openDialog({ kind: 'commit' })}><Icon name="commit" />Commit…</button>
           <button type="button" className="icon-btn" aria-label={`Delete dot ${details.name}`} title="Delete dot" disabled={busy} onClick={() => openDialog({ kind: 'delete-dot', dot: details.name })}><Icon name="trash" /></button>
         </div>
       </header>

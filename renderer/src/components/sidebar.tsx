@@ -28,7 +28,9 @@ function DotRow({ d, selected, onSelect }: { d: DotSummary; selected: boolean; o
         <span>{plural(d.commits, 'commit')}</span>
       </div>
       <div className="dot-row-meta">
-        {d.dirtyFiles > 0 || d.dirtyBytes > 0
+        {d.statusError
+          ? <span className="warn-text" data-testid="dirty-indicator" title={d.statusError.message}>Changes unknown</span>
+          : d.dirtyFiles > 0 || d.dirtyBytes > 0
           ? <span className="warn-text" data-testid="dirty-indicator">{plural(d.dirtyFiles, 'change')} · {bytes(d.dirtyBytes)} uncommitted</span>
           : <span className="muted">Clean</span>}
         <span className={`containers ${running ? 'running' : ''}`} title={d.containers.map((c) => `${c.name} (${c.state})`).join('\n') || 'No containers use this dot'}>
