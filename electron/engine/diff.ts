@@ -81,6 +81,24 @@ export async function workingRoots(engine: Engine, dot: string, branch: string):
  * (to = undefined). Only files are listed; directories follow from their paths.
  */
 export async function diff(engine: Engine, dot: string, fromSpec?: string, toSpec?: string): Promise<DiffResult> {
+  return (await diffWith(engine, dot, fromSpec, toSpec)).result;
+}
+
+/** Files and bytes of a subdot's working state (regular files; a hard-linked file once). */
+export interface SubdotUsage { files: number; bytes: number }
+
+/**
+ * Status, and what the walk it takes counted on the way: the files and bytes of each subdot's
+ * working state (what dirUsage would count, without walking the files a second time).
+ */
+export async function statusWithUsage(engine: Engine, dot: string): Promise<{ status: DiffResult; usage: Record<string, SubdotUsage> }> {
+  const { result, toRoots } = await diffWith(engine, dot);
+  const usage: Record<string, SubdotUsage> = {};
+  for (const [sub, r] of Object.entries(toRoots)) usage[sub] = { files: r.files, bytes: r.bytes };
+  return { status: result, usage };
+}
+
+async function diffWith(engine: Engine, dot: string, fromSpec?: string, toSpec?: string): Promise<{ result: DiffResult; toRoots: Record<string, SubdotRoot> }> {
   await engine.requireDot(dot);
   const branch = await engine.currentBranch(dot);
   const from = fromSpec ? await engine.resolveCommit(dot, fromSpec) : ((await engine.readRef(dot, branch)) ?? null);
@@ -106,7 +124,7 @@ export async function diff(engine: Engine, dot: string, fromSpec?: string, toSpe
     if (a && b && changes.length === 0 && (a.mode !== b.mode || a.uid !== b.uid || a.gid !== b.gid)) changes.push({ path: '.', change: 'modified', size: 0, type: 'dir' });
     subdots.push(summarize(sub, changes));
   }
-  return { from, to, dirty: subdots.some((s) => s.changes.length > 0), subdots };
+  return { result: { from, to, dirty: subdots.some((s) => s.changes.length > 0), subdots }, toRoots };
 }
 
 /** Status: the working state of the current branch against its head commit. */

@@ -5,12 +5,12 @@ import type { DotSummary, DotDetails, CommitInfo, DiffResult } from '../contract
 import { Engine } from './store';
 import { mkdirp, fsyncDir } from './fsutil';
 import { dirUsage } from './commit';
-import { status } from './diff';
+import { statusWithUsage, type SubdotUsage } from './diff';
 import { listBranches } from './branch';
 
-/** The working state's changes, or the error that kept them from being computed. */
-async function statusOrError(engine: Engine, dot: string): Promise<{ status: DiffResult | null; statusError?: ErrorInfo }> {
-  try { return { status: await status(engine, dot) }; } catch (e) {
+/** The working state's changes and sizes, or the error that kept the changes from being computed. */
+async function statusOrError(engine: Engine, dot: string): Promise<{ status: DiffResult | null; usage?: Record<string, SubdotUsage>; statusError?: ErrorInfo }> {
+  try { return await statusWithUsage(engine, dot); } catch (e) {
     // Only what is wrong with the files themselves; a broken store or a bug still fails the call.
     const info = toErrorInfo(e);
     const code = (e as NodeJS.ErrnoException).code;
@@ -38,8 +38,10 @@ async function summaryParts(engine: Engine, dot: string): Promise<{ branch: stri
 /** Summary of one dot (containers are filled in by the Docker layer). */
 export async function dotSummary(engine: Engine, dot: string, current?: string, opts: { dirty?: boolean } = {}): Promise<DotSummary> {
   const p = await summaryParts(engine, dot);
-  const usage = await dirUsage(p.root);
-  return summaryOf(dot, current, { ...p, bytes: usage.bytes }, opts.dirty === false ? undefined : await statusOrError(engine, dot));
+  const st = opts.dirty === false ? undefined : await statusOrError(engine, dot);
+  // The status walk counted the sizes; without it (not asked for, or it failed) they are walked.
+  const bytes = st?.usage ? Object.values(st.usage).reduce((n, u) => n + u.bytes, 0) : (await dirUsage(p.root)).bytes;
+  return summaryOf(dot, current, { ...p, bytes }, st);
 }
 
 /** All dots. */
@@ -53,14 +55,14 @@ export async function listDots(engine: Engine, opts: { dirty?: boolean } = {}): 
   return out;
 }
 
-/** Everything about one dot, with its uncommitted changes: one walk for the sizes, one for the changes. */
+/** Everything about one dot, with its uncommitted changes: one walk of its files gives both. */
 export async function showDot(engine: Engine, dot: string): Promise<DotDetails> {
   const p = await summaryParts(engine, dot);
   const st = await statusOrError(engine, dot);
   const subdotInfo = [];
   let bytes = 0;
   for (const name of p.subdots) {
-    const u = await dirUsage(path.join(p.root, name));
+    const u = st.usage?.[name] ?? (await dirUsage(path.join(p.root, name)));
     bytes += u.bytes;
     subdotInfo.push({ name, path: await fsp.realpath(path.join(p.root, name)), bytes: u.bytes, files: u.files, containers: [] });
   }

@@ -11,7 +11,7 @@ import { checkout, createBranch } from './checkout';
 import { reset } from './reset';
 import { status, diff } from './diff';
 import { undo } from './undo';
-import { log, deleteDot, listDots } from './dots';
+import { log, deleteDot, listDots, showDot } from './dots';
 import { deleteBranch, listBranches } from './branch';
 import { verify } from './verify';
 import { gc } from './gc';
@@ -265,6 +265,37 @@ test('deleting a branch or a dot moves it to the trash; undo restores it with it
     await undo(e);
     assert.equal((await listDots(e))[0].name, 'app');
     assert.equal((await verify(e)).ok, true);
+  } finally { await done(); }
+});
+
+test('a dot\'s sizes in the list and on its page count what is on disk (a hard-linked file once, links and folders not), committed or not', async () => {
+  const { e, done } = await fresh();
+  try {
+    await e.createDot('app');
+    const a = await e.workDir('app', 'db', { create: true });
+    const b = await e.workDir('app', 'uploads', { create: true });
+    await write(path.join(a, 'base/1/1234'), Buffer.alloc(300_000, 1));
+    await write(path.join(b, 'x.jpg'), 'jpeg!');
+    await fsp.link(path.join(b, 'x.jpg'), path.join(b, 'same.jpg'));
+    await fsp.symlink('x.jpg', path.join(b, 'latest'));
+    await fsp.mkdir(path.join(b, 'empty'));
+    const expect = async (dirtyFiles: number) => {
+      const [row] = await listDots(e);
+      const page = await showDot(e, 'app');
+      assert.equal(row.bytes, 300_005);
+      assert.equal(page.bytes, 300_005);
+      assert.deepEqual(page.subdotInfo.map((s) => [s.name, s.files, s.bytes]), [['db', 1, 300_000], ['uploads', 1, 5]]);
+      assert.equal(row.dirtyFiles, dirtyFiles);
+      assert.equal(page.dirtyFiles, dirtyFiles);
+      assert.deepEqual(page.status, await status(e, 'app'));
+    };
+    await expect(4); // 1234, x.jpg, same.jpg (a link to it), latest
+    await commit(e, 'app', { message: 'one' });
+    await expect(0);
+    await write(path.join(b, 'new.jpg'), 'more');
+    const page = await showDot(e, 'app');
+    assert.equal(page.bytes, 300_009);
+    assert.deepEqual(page.status!.subdots.find((s) => s.subdot === 'uploads')!.changes.map((c) => c.path), ['new.jpg']);
   } finally { await done(); }
 });
 
