@@ -7,6 +7,7 @@ import { isObjectId, isHashName, HashName } from '../electron/engine/objects';
 import { decodeCommit } from '../electron/engine/model';
 import { RecordReader, recordHeader, verifyWire, WireObject } from '../electron/remote/records';
 import { dependencies } from '../electron/remote/validate';
+import { ForeignChecker } from '../electron/remote/verified-writer';
 import { DiskStorage, HubStorage, HubObjects } from './storage';
 import { HubDb, HubDot, validateUser, dotHash } from './db';
 import * as P from './pages';
@@ -57,6 +58,8 @@ export class HubServer {
   private server!: http.Server;
   private sessions = new Map<string, { user: string; expires: number }>();
   private mutexes = new Map<string, Promise<unknown>>();
+  /** Batch buffers of received chunks, reused from one upload to the next (see ForeignChecker). */
+  private batchBuffers: ArrayBuffer[] = [];
   readonly opts: Required<Omit<HubOptions, 'storage' | 'log'>> & { log: (s: string) => void };
   port = 0;
 
@@ -295,32 +298,48 @@ export class HubServer {
    * Receives one batch of objects. Every object is verified (hash) and must refer only to
    * objects the dot already has or that came earlier in the batch: so a stored tree or commit is
    * always complete, and "the hub has X" means "the hub has everything below X". The batch is
-   * kept only when all of it is valid, then made durable (flush) before the answer.
+   * kept only when all of it is valid, then made durable (flush) before the answer. Chunks are
+   * checked in the chunk workers while the rest of the batch is read; trees and commits here,
+   * as what they refer to is read from them. Objects the dot has already are skipped unread.
    */
   private async receive(r: Req, store: HubObjects): Promise<{ received: number; stored: number; bytes: number }> {
     const len = Number(r.req.headers['content-length'] ?? NaN);
     if (len > this.opts.maxBatchBytes) throw new DmError('TOO_LARGE', `A batch of ${len} bytes is larger than ${this.opts.maxBatchBytes}.`, 'Send smaller batches.');
     const reader = new RecordReader(r.req, { limit: this.opts.maxBatchBytes });
-    const staged: WireObject[] = [];
+    const chunks: WireObject[] = [];
+    const others: WireObject[] = [];
     const ids = new Set<string>();
-    let o: WireObject | undefined;
+    const checker = new ForeignChecker(store.hash, async (objs) => { chunks.push(...objs); return false; }, async (o) => (await mixedHashes(o, store.hash))
+      ?? new DmError('STORE_CORRUPT', `Received object ${o.id.slice(0, 12)} does not match its hash (or its data is damaged).`, 'The transfer or file is damaged; nothing was kept from it.', { id: o.id }), this.batchBuffers);
     let received = 0;
-    while ((o = await reader.next())) {
-      received++;
-      let data: Buffer;
-      try { data = await verifyWire(o, store.hash); } catch (e) { throw (await mixedHashes(o, store.hash)) ?? e; }
-      if (store.has(o.id) || ids.has(o.id)) continue;
-      for (const dep of dependencies(o.type, data, o.id)) {
-        if (!store.has(dep) && !ids.has(dep)) throw new DmError('STORE_CORRUPT', `${o.type} ${o.id.slice(0, 12)} refers to ${dep.slice(0, 12)}, which this dot does not have.`, 'Send objects children first (chunks, trees bottom-up, commits oldest first).');
+    try {
+      while (!(await reader.atEnd())) {
+        const o = await reader.record(false);
+        received++;
+        if (store.has(o.id) || ids.has(o.id)) continue;
+        ids.add(o.id);
+        if (o.type === 'chunk') { await checker.add(o); continue; }
+        const own = { ...o, bytes: Buffer.from(o.bytes) };
+        let data: Buffer;
+        try { data = await verifyWire(own, store.hash); } catch (e) { throw (await mixedHashes(own, store.hash)) ?? e; }
+        for (const dep of dependencies(o.type, data, o.id)) {
+          if (!store.has(dep) && !ids.has(dep)) throw new DmError('STORE_CORRUPT', `${o.type} ${o.id.slice(0, 12)} refers to ${dep.slice(0, 12)}, which this dot does not have.`, 'Send objects children first (chunks, trees bottom-up, commits oldest first).');
+        }
+        others.push(own);
       }
-      staged.push(o);
-      ids.add(o.id);
+      await checker.finish();
+    } finally {
+      // Why: no check may still run (and keep its buffer) once the request has failed.
+      await checker.settle();
     }
-    let bytes = 0;
-    for (const x of staged) { await store.putEncoded(x.id, x.type, x.codec, x.size, x.bytes); bytes += x.bytes.length; }
+    // Chunks first, then trees and commits in the order they came (children first).
+    const staged = [...chunks, ...others];
+    await store.putTrustedMany(staged);
+    // Copied into the pack: the chunks' batch buffers may take the next request's chunks.
+    for (const x of chunks) checker.recycle(x.bytes.buffer as ArrayBuffer);
     // Why flush before answering: the client counts an acknowledged batch as durable (resume).
     await store.flush();
-    return { received, stored: staged.length, bytes };
+    return { received, stored: staged.length, bytes: staged.reduce((n, x) => n + x.bytes.length, 0) };
   }
 
   /** Streams objects as records, in the order asked, honouring back-pressure. */

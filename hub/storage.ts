@@ -15,8 +15,11 @@ export interface HubObjects {
   get(id: string): Promise<Buffer>;
   /** Stored (compressed) bytes, sent to clients as they are. */
   readStored(id: string): Promise<{ loc: Pick<PackLoc, 'type' | 'codec' | 'size'>; bytes: Buffer }>;
-  /** Stores an already encoded object after verifying its hash. */
-  putEncoded(id: string, type: 'chunk' | 'tree' | 'commit', codec: Codec, size: number, bytes: Buffer): Promise<void>;
+  /**
+   * Stores encoded objects the caller has checked against their ids (ForeignChecker, verifyWire),
+   * in the order given; resolves once they are written (flush makes them durable).
+   */
+  putTrustedMany(objs: { id: string; type: 'chunk' | 'tree' | 'commit'; codec: Codec; size: number; bytes: Buffer }[]): Promise<void>;
   /** Makes every stored object durable. */
   flush(): Promise<void>;
 }

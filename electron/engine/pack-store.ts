@@ -57,6 +57,14 @@ export interface PackStoreOptions {
 }
 
 /**
+ * Staging buffers of closed packs, for the next ones. Why: a hub flushes a pack per batch it
+ * receives, and a pull per batch it fetches; each new pack's stage was fresh memory, and copying
+ * into never-touched pages (a fault each, slow on a VM) took a hub 0.6 s of a 277 MiB push.
+ */
+const spareStages: AlignedBuffer[] = [];
+const MAX_SPARE_STAGES = 2;
+
+/**
  * A pack being written: records go to a temp file, which gets its final name at flush.
  * Where the filesystem allows, records are copied into an aligned staging buffer as they are
  * added, and whole 64 KiB blocks are written from it with O_DIRECT once about WRITE_BLOCK bytes
@@ -79,7 +87,7 @@ class PackWriter {
   /** The background flush under way, if any. */
   private flushing?: Promise<void>;
   private constructor(readonly tmpPath: string, readonly fh: FileHandle, private direct: FileHandle | undefined) {
-    if (direct) this.stage = new AlignedBuffer();
+    if (direct) this.stage = spareStages.pop() ?? new AlignedBuffer();
   }
 
   static async create(dir: string): Promise<PackWriter> {
@@ -188,11 +196,13 @@ class PackWriter {
     await this.fh.sync();
   }
 
-  /** Closes the file(s). */
+  /** Closes the file(s); the stage goes to the next pack. */
   async close(): Promise<void> {
     await this.flushing;
     await this.direct?.close().catch(() => {});
     await this.fh.close();
+    if (this.stage && spareStages.length < MAX_SPARE_STAGES) spareStages.push(this.stage);
+    this.stage = undefined;
   }
 }
 

@@ -117,6 +117,43 @@ test('hub: objects with a wrong hash, or referring to objects it lacks, are refu
   });
 });
 
+test('hub: a lying chunk deep in a big upload (checked in the chunk workers) refuses the whole batch, and nothing of it is stored', async () => {
+  await unchanged(async () => {
+    // 24 chunks of 256 KiB (6 MiB, three worker batches) with the liar in the last batch.
+    const chunks = Array.from({ length: 24 }, () => rec('chunk', random(256 * 1024)));
+    const lie = Buffer.from(chunks[20]); lie[lie.length - 1] ^= 1;
+    const body = Buffer.concat([...chunks.slice(0, 20), lie, ...chunks.slice(21)]);
+    const r = await request(hub.port, 'POST', '/api/v1/dots/alice/app/objects', { key, body });
+    assert.equal(r.status, 400);
+    assert.equal(r.json.error.code, 'STORE_CORRUPT');
+    assert.match(r.json.error.message, /does not match its hash/);
+  });
+});
+
+test('hub: uploads at once and one after another are each stored whole and read back byte for byte (batch buffers are reused between them)', async () => {
+  const sent: { id: string; data: Buffer }[] = [];
+  // Three at once, then three more: 10 MiB each (five worker batches), so buffers go round.
+  for (let wave = 0; wave < 2; wave++) {
+    await Promise.all(Array.from({ length: 3 }, async (_, k) => {
+      const batch = Array.from({ length: 40 }, () => random(256 * 1024 - k));
+      const r = await request(hub.port, 'POST', '/api/v1/dots/alice/app/objects', { key, body: Buffer.concat(batch.map((d) => rec('chunk', d))) });
+      assert.equal(r.status, 200, String(r.body));
+      assert.equal(r.json.stored, 40);
+      for (const d of batch) sent.push({ id: objectId('chunk', d, 'blake3'), data: d });
+    }));
+  }
+  const got = await request(hub.port, 'POST', '/api/v1/dots/alice/app/objects/fetch', { key, body: JSON.stringify({ ids: sent.map((x) => x.id) }), headers: { 'Content-Type': 'application/json' } });
+  assert.equal(got.status, 200);
+  let at = 0;
+  for (const x of sent) {
+    const stored = got.body.readUInt32BE(at + 38);
+    assert.equal(got.body.toString('hex', at + 1, at + 33), x.id);
+    assert.ok(got.body.subarray(at + 42, at + 42 + stored).equals(x.data), `chunk ${x.id.slice(0, 12)} reads back as sent`);
+    at += 42 + stored;
+  }
+  assert.equal(at, got.body.length);
+});
+
 test('hub: two concurrent compare-and-swaps from the same head: exactly one wins', async () => {
   // Push a second commit's objects without moving the branch, then race two ref moves.
   await writeData(store, 'app', 'db', 'c.txt', 'third\n');
