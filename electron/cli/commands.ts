@@ -58,6 +58,27 @@ function printDiff(ctx: Ctx, d: DiffResult, clean: string) {
   }
 }
 
+/** dm branch: list, create (NAME [COMMIT]) or delete (-d NAME) branches. */
+async function branchCommand(ctx: Ctx, p: Parsed): Promise<number> {
+  const dot = await dotOf(ctx, p);
+  if (has(p, 'd', 'delete')) {
+    // -d takes a value for commit metadata, so here its value is the branch name.
+    const b = val(p, 'd') ?? need(p, 0, 'a branch name', 'dm branch -d BRANCH');
+    await ctx.api.deleteBranch(dot, b);
+    ctx.out(`Deleted branch ${b} (moved to the trash; "dm undo" restores it).`);
+    return 0;
+  }
+  if (p.words[0]) {
+    await ctx.api.createBranch(dot, p.words[0], p.words[1]);
+    ctx.out(`Created branch ${p.words[0]}${p.words[1] ? ' at ' + p.words[1] : ''}.`);
+    return 0;
+  }
+  const bs = await ctx.api.branches(dot);
+  if (has(p, 'json')) { json(ctx, bs); return 0; }
+  for (const b of bs) ctx.out(`${b.current ? '*' : ' '} ${b.name}`);
+  return 0;
+}
+
 /** The dm commands of the engine issue; the Docker and remote layers add more. */
 export const commands: Record<string, Command> = {
   async init(ctx, p) {
@@ -120,23 +141,16 @@ export const commands: Record<string, Command> = {
   },
 
   async branch(ctx, p) {
-    const dot = await dotOf(ctx, p);
-    if (has(p, 'd', 'delete')) {
-      // -d takes a value for commit metadata, so here its value is the branch name.
-      const b = val(p, 'd') ?? need(p, 0, 'a branch name', 'dm branch -d BRANCH');
-      await ctx.api.deleteBranch(dot, b);
-      ctx.out(`Deleted branch ${b} (moved to the trash; "dm undo" restores it).`);
-      return 0;
+    try {
+      return await branchCommand(ctx, p);
+    } catch (e) {
+      // git's "branch -D NAME" deletes a branch; here -D names the dot. Say so.
+      const asDot = val(p, 'D');
+      if (e instanceof DmError && e.code === 'DOT_NOT_FOUND' && asDot !== undefined && val(p, 'dot') === undefined) {
+        throw new DmError('DOT_NOT_FOUND', e.message, `-D names the dot here (as --dot). To delete branch ${asDot}, run "dm branch -d ${asDot}".`);
+      }
+      throw e;
     }
-    if (p.words[0]) {
-      await ctx.api.createBranch(dot, p.words[0], p.words[1]);
-      ctx.out(`Created branch ${p.words[0]}${p.words[1] ? ' at ' + p.words[1] : ''}.`);
-      return 0;
-    }
-    const bs = await ctx.api.branches(dot);
-    if (has(p, 'json')) { json(ctx, bs); return 0; }
-    for (const b of bs) ctx.out(`${b.current ? '*' : ' '} ${b.name}`);
-    return 0;
   },
 
   async checkout(ctx, p) {

@@ -64,6 +64,12 @@ test('errors go to stderr with a stable code and a hint; usage errors exit 2', a
     r = dm(home, ['checkout', 'nope']);
     assert.equal(r.code, 1);
     assert.match(r.err, /error \[BRANCH_NOT_FOUND\].*\nhint: Use "dm checkout -b nope"/);
+    // git's "branch -D" deletes a branch; here -D names the dot, and the error says so.
+    r = dm(home, ['branch', '-D', 'feature']);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /error \[DOT_NOT_FOUND\]: .*"feature".*\nhint: -D names the dot here \(as --dot\)\. To delete branch feature, run "dm branch -d feature"\./);
+    r = dm(home, ['branch', '--dot', 'feature']);
+    assert.doesNotMatch(r.err, /To delete branch/);
     r = dm(home, ['dot', 'delete', 'app'], { input: '' });
     assert.equal(r.code, 1);
     assert.match(r.err, /CONFIRMATION_REQUIRED/);
