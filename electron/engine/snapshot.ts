@@ -164,6 +164,20 @@ function scanHash(r: RawScan): string {
  * Files whose stat matches the cache are not read again (like git's index).
  */
 export async function snapshotDir(rootDir: string, opts: SnapshotOptions): Promise<SnapshotResult> {
+  try { return await walkSnapshot(rootDir, opts); } catch (e) {
+    // A path longer than the system opens (PATH_MAX) cannot be read, so it cannot be stored:
+    // said as such, with a stable code, instead of an internal "scandir: File name too long".
+    if ((e as NodeJS.ErrnoException).code === 'ENAMETOOLONG') {
+      const p = (e as NodeJS.ErrnoException).path;
+      const rel = p?.startsWith(rootDir + '/') ? p.slice(rootDir.length + 1) : p;
+      const shown = rel && (rel.length > 120 ? `${rel.slice(0, 60)}…${rel.slice(-60)}` : rel);
+      throw new DmError('UNSUPPORTED_FILE', `A path in ${rootDir} is longer than this system can open${p ? ` (${Buffer.byteLength(p)} bytes: ${shown})` : ''}.`, 'Shorten the names of its folders: paths must stay under 4,096 bytes on Linux.');
+    }
+    throw e;
+  }
+}
+
+async function walkSnapshot(rootDir: string, opts: SnapshotOptions): Promise<SnapshotResult> {
   const { chunkSize, store } = opts;
   const hash = store?.hash ?? opts.hash;
   if (!hash) throw new Error('snapshotDir: store=null needs opts.hash');
@@ -408,6 +422,8 @@ export async function snapshotDir(rootDir: string, opts: SnapshotOptions): Promi
     let raw: ReturnType<typeof rawScan>;
     try { raw = rawScan(absDir); } catch (e) {
       if (relDir && isNotFound(e)) return null;
+      // The addon's errors carry no path; the message of snapshotDir names this one.
+      if ((e as NodeJS.ErrnoException).code === 'ENAMETOOLONG') (e as NodeJS.ErrnoException).path ??= absDir;
       throw e;
     }
     // Yielding now and then keeps the app's event loop responsive on huge trees.

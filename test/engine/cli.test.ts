@@ -81,7 +81,7 @@ test('errors go to stderr with a stable code and a hint; usage errors exit 2', a
   } finally { await fsp.rm(home, { recursive: true, force: true }); }
 });
 
-test('a dot holding a file the store cannot take (a name that is not UTF-8) does not hide the other dots: list and show say its changes are unknown, and why', async () => {
+test('a dot holding a file the store cannot take (a name that is not UTF-8, a path longer than PATH_MAX) does not hide the other dots: list and show say its changes are unknown, and why; commit refuses with what to do', async () => {
   const home = await tmpDir('dm-cli-');
   try {
     dmOk(home, ['init', 'good']);
@@ -113,7 +113,26 @@ test('a dot holding a file the store cannot take (a name that is not UTF-8) does
     assert.equal(r.code, 1);
     assert.match(r.err, /error \[UNSUPPORTED_FILE\]/);
     assert.equal(JSON.parse(dmOk(home, ['log', '--json'])).length, 1);
-  } finally { await fsp.rm(home, { recursive: true, force: true }); }
+    // A path longer than the system opens (PATH_MAX): the same, with what to do.
+    dmOk(home, ['init', 'deep']);
+    // Made one folder at a time from inside the last one, as only relative paths reach there.
+    const made = spawnSync(process.execPath, ['-e', `const fs = require('fs'); process.chdir(process.argv[1]);
+      for (let i = 0; i < 20; i++) { fs.mkdirSync(process.argv[2]); process.chdir(process.argv[2]); }
+      fs.writeFileSync('f.txt', 'x');`, dmOk(home, ['dot', 'path', 'deep', 'files']).trim(), 'd'.repeat(250)]);
+    assert.equal(made.status, 0, String(made.stderr));
+    r = dm(home, ['commit', '-m', 'too deep']);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /error \[UNSUPPORTED_FILE\]: A path in .*files is longer than this system can open \(\d+ bytes: d{60}…d{60}\)\.\nhint: Shorten the names of its folders/);
+    assert.equal(JSON.parse(dmOk(home, ['log', '--json'])).length, 0, 'nothing was committed');
+    r = dm(home, ['list']);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /\* deep\s+master\s+-\s+\S+ B\s+0\s+\?\n/);
+    assert.match(r.err, /warning \[UNSUPPORTED_FILE\]: the uncommitted changes of dot deep are unknown: A path in/);
+  } finally {
+    // Why rm(1): Node's recursive rm builds absolute paths, which fail past PATH_MAX.
+    spawnSync('rm', ['-rf', home]);
+    await fsp.rm(home, { recursive: true, force: true });
+  }
 });
 
 test('a store with a flipped byte: verify names the damage and exits 1; reads fail with STORE_CORRUPT', async () => {
