@@ -4,7 +4,7 @@ import { DmError } from '../contract/errors';
 import { validateName } from '../contract/names';
 import type { BranchInfo } from '../contract/models';
 import { Engine } from './store';
-import { mkdirp, fsyncDir, atomicSymlink } from './fsutil';
+import { mkdirp, fsyncDir, atomicSymlink, removeTree } from './fsutil';
 
 /** Branches of a dot with their heads and commit counts. */
 export async function listBranches(engine: Engine, dot: string): Promise<BranchInfo[]> {
@@ -50,5 +50,5 @@ export async function restoreBranch(engine: Engine, dot: string, branch: string,
   await fsp.rename(path.join(trash, 'log'), engine.logPath(dot, branch)).catch(() => {});
   await atomicSymlink(path.join('..', 'gens', gen), engine.workLink(dot, branch));
   await fsp.rename(path.join(trash, 'ref'), engine.refPath(dot, branch));
-  await fsp.rm(trash, { recursive: true, force: true });
+  await removeTree(trash);
 }

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import { promises as fsp, constants as C } from 'node:fs';
 import * as path from 'node:path';
+import { execFile } from 'node:child_process';
 import { randomHex } from './digest';
 import { crashPoint } from './crash';
 
@@ -19,6 +20,18 @@ export async function exists(p: string): Promise<boolean> {
 /** fsync of an open descriptor, in the thread pool (it waits for the disk). */
 export function fsyncFd(fd: number): Promise<void> {
   return new Promise((resolve, reject) => fs.fsync(fd, (e) => (e ? reject(e) : resolve())));
+}
+
+/**
+ * Removes a directory tree (nothing when it is gone). Why not fsp.rm alone: Node's recursive rm
+ * builds absolute paths, and a tree deeper than PATH_MAX (an app can make one; an uncommittable
+ * working state can hold one) fails with ENAMETOOLONG; rm(1) walks with openat and removes it.
+ */
+export async function removeTree(dir: string): Promise<void> {
+  try { await fsp.rm(dir, { recursive: true, force: true }); return; } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENAMETOOLONG' || process.platform === 'win32') throw e;
+  }
+  await new Promise<void>((resolve, reject) => execFile('rm', ['-rf', '--', dir], (err, _out, stderr) => (err ? reject(new Error(`rm -rf ${dir}: ${stderr.trim() || err.message}`)) : resolve())));
 }
 
 /** True for ENOENT/ENOTDIR errors. */

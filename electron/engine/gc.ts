@@ -4,6 +4,7 @@ import type { GcReport } from '../contract/models';
 import { Engine } from './store';
 import { storeRoots, walkReachable } from './verify';
 import { SMALL_PACKS_MAX } from './pack-store';
+import { removeTree } from './fsutil';
 
 /**
  * Removes objects no ref, reflog, operation-log entry or trashed ref reaches. With
@@ -15,7 +16,7 @@ export async function gc(engine: Engine, opts: { emptyTrash?: boolean } = {}): P
     let removedWorkDirs = 0;
     if (opts.emptyTrash) {
       const dirs = [path.join(engine.home, 'trash'), ...(await engine.dotNames()).map((d) => path.join(engine.dotDir(d), 'trash'))];
-      for (const d of dirs) for (const t of await fsp.readdir(d).catch(() => [] as string[])) { await fsp.rm(path.join(d, t), { recursive: true, force: true }); removedWorkDirs++; }
+      for (const d of dirs) for (const t of await fsp.readdir(d).catch(() => [] as string[])) { await removeTree(path.join(d, t)); removedWorkDirs++; }
       // Why: once the trash is gone, undo entries pointing into it are no longer roots.
     }
     const roots = (await storeRoots(engine, { includeTrash: !opts.emptyTrash })).map((r) => r.id);

@@ -7,7 +7,7 @@ import { validateName } from '../contract/names';
 import type { CommitInfo, OpEntry } from '../contract/models';
 import { PackStore } from './pack-store';
 import { StoreLock } from './lock';
-import { atomicWrite, atomicSymlink, appendLine, readIfExists, readdirOrEmpty, isNotFound, exists, mkdirp } from './fsutil';
+import { atomicWrite, atomicSymlink, appendLine, readIfExists, readdirOrEmpty, isNotFound, exists, mkdirp, removeTree } from './fsutil';
 import { Commit, decodeCommit, encodeCommit } from './model';
 import { StatCache, decodeCaches, encodeCaches } from './stat-cache';
 import { isObjectId, isHashName, DEFAULT_HASH, HashName } from './objects';
@@ -175,7 +175,7 @@ export class Engine {
     if (j.oldGen && j.oldGen !== j.gen) {
       const old = this.genDir(dot, j.oldGen);
       if (j.trashOld) { await mkdirp(path.dirname(j.trashOld)); await fsp.rename(old, j.trashOld).catch((e) => { if (!isNotFound(e)) throw e; }); }
-      else await fsp.rm(old, { recursive: true, force: true });
+      else await removeTree(old);
       await fsp.rm(this.cachePath(dot, j.oldGen), { force: true });
     }
   }
@@ -186,7 +186,7 @@ export class Engine {
     for (const b of await this.branchNames(dot)) { const g = await this.genOf(dot, b); if (g) used.add(g); }
     let n = 0;
     for (const g of await fsp.readdir(path.join(this.dotDir(dot), 'gens')).catch(() => [] as string[])) {
-      if (!used.has(g)) { await fsp.rm(this.genDir(dot, g), { recursive: true, force: true }); n++; }
+      if (!used.has(g)) { await removeTree(this.genDir(dot, g)); n++; }
     }
     for (const c of await fsp.readdir(path.join(this.dotDir(dot), 'cache')).catch(() => [] as string[])) {
       if (!used.has(c.replace(/\.json$/, ''))) await fsp.rm(path.join(this.dotDir(dot), 'cache', c), { force: true });
@@ -221,7 +221,7 @@ export class Engine {
       if (await this.hasDot(dot)) throw new DmError('DOT_EXISTS', `A dot named "${dot}" already exists.`, 'Pick another name, or "dm switch ' + dot + '" to use it.');
       const dir = this.dotDir(dot);
       // Why this order: dot.json is written last, so a half-created dot is invisible and retried.
-      await fsp.rm(dir, { recursive: true, force: true });
+      await removeTree(dir);
       for (const d of ['refs', 'logs', 'work', 'gens', 'cache']) await mkdirp(path.join(dir, d));
       const gen = newGenId();
       await mkdirp(this.genDir(dot, gen));

@@ -128,6 +128,10 @@ test('a dot holding a file the store cannot take (a name that is not UTF-8, a pa
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /\* deep\s+master\s+-\s+\S+ B\s+0\s+\?\n/);
     assert.match(r.err, /warning \[UNSUPPORTED_FILE\]: the uncommitted changes of dot deep are unknown: A path in/);
+    // Deleting such a dot and emptying the trash frees it all.
+    dmOk(home, ['dot', 'delete', '-f', 'deep']);
+    assert.match(dmOk(home, ['gc', '--empty-trash']), /Emptied 1 trash entry/);
+    assert.deepEqual(await fsp.readdir(path.join(home, 'trash')), []);
   } finally {
     // Why rm(1): Node's recursive rm builds absolute paths, which fail past PATH_MAX.
     spawnSync('rm', ['-rf', home]);
