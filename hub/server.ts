@@ -48,6 +48,14 @@ async function mixedHashes(o: WireObject, mine: HashName): Promise<DmError | und
   return new DmError('HASH_MISMATCH', `This dot names its objects with ${mine}; the objects sent are named with ${theirs}. Nothing was stored.`, `Push from a store that uses ${mine}, or to a new dot (it takes your store's hash); upgrade a Dotdesk that predates BLAKE3 stores.`, { hash: mine });
 }
 
+/**
+ * Why an object that failed its check is refused: named with the other hash (HASH_MISMATCH),
+ * else what verifyWire says of it (damaged data, or not what its id says).
+ */
+async function refusal(o: WireObject, mine: HashName): Promise<Error> {
+  return (await mixedHashes(o, mine)) ?? (await verifyWire(o, mine).then(() => new DmError('STORE_CORRUPT', `Received object ${o.id.slice(0, 12)} does not match its hash.`, 'The transfer or file is damaged; nothing was kept from it.'), (e: Error) => e));
+}
+
 const notFound = () => new DmError('NOT_FOUND', 'No such dot on this hub (or you may not see it).', 'Check OWNER/DOT and that your API key belongs to a user with access.');
 
 /** A request's identity and parsed path. */
@@ -309,8 +317,7 @@ export class HubServer {
     const chunks: WireObject[] = [];
     const others: WireObject[] = [];
     const ids = new Set<string>();
-    const checker = new ForeignChecker(store.hash, async (objs) => { chunks.push(...objs); return false; }, async (o) => (await mixedHashes(o, store.hash))
-      ?? new DmError('STORE_CORRUPT', `Received object ${o.id.slice(0, 12)} does not match its hash (or its data is damaged).`, 'The transfer or file is damaged; nothing was kept from it.', { id: o.id }), this.batchBuffers);
+    const checker = new ForeignChecker(store.hash, async (objs) => { chunks.push(...objs); return false; }, (o) => refusal(o, store.hash), this.batchBuffers);
     let received = 0;
     try {
       while (!(await reader.atEnd())) {
@@ -321,7 +328,7 @@ export class HubServer {
         if (o.type === 'chunk') { await checker.add(o); continue; }
         const own = { ...o, bytes: Buffer.from(o.bytes) };
         let data: Buffer;
-        try { data = await verifyWire(own, store.hash); } catch (e) { throw (await mixedHashes(own, store.hash)) ?? e; }
+        try { data = await verifyWire(own, store.hash); } catch { throw await refusal(own, store.hash); }
         for (const dep of dependencies(o.type, data, o.id)) {
           if (!store.has(dep) && !ids.has(dep)) throw new DmError('STORE_CORRUPT', `${o.type} ${o.id.slice(0, 12)} refers to ${dep.slice(0, 12)}, which this dot does not have.`, 'Send objects children first (chunks, trees bottom-up, commits oldest first).');
         }
