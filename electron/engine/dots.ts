@@ -14,7 +14,7 @@ async function statusOrError(engine: Engine, dot: string): Promise<{ status: Dif
     // Only what is wrong with the files themselves; a broken store or a bug still fails the call.
     const info = toErrorInfo(e);
     const code = (e as NodeJS.ErrnoException).code;
-    if (e instanceof DmError ? e.code === 'UNSUPPORTED_FILE' : code === 'EACCES' || code === 'EPERM') return { status: null, statusError: info };
+    if (e instanceof DmError ? e.code === 'UNSUPPORTED_FILE' || e.code === 'PERMISSION_DENIED' : code === 'EACCES' || code === 'EPERM') return { status: null, statusError: info };
     throw e;
   }
 }

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { execFile } from 'node:child_process';
 import { randomHex } from './digest';
 import { crashPoint } from './crash';
+import { DmError } from '../contract/errors';
 
 /*
  * Why the small metadata calls here are synchronous: each promise-based call is a round trip
@@ -26,12 +27,54 @@ export function fsyncFd(fd: number): Promise<void> {
  * Removes a directory tree (nothing when it is gone). Why not fsp.rm alone: Node's recursive rm
  * builds absolute paths, and a tree deeper than PATH_MAX (an app can make one; an uncommittable
  * working state can hold one) fails with ENAMETOOLONG; rm(1) walks with openat and removes it.
+ * A folder its owner may not write or list (a read-only folder a commit recorded, mode 0555 or
+ * 0000, checked out by a user who is not root) is given u+rwx first; a tree of another user
+ * fails with PERMISSION_DENIED.
  */
 export async function removeTree(dir: string): Promise<void> {
+  try { await rmTree(dir); return; } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if ((code !== 'EACCES' && code !== 'EPERM') || process.platform === 'win32') throw e;
+  }
+  // chmod -R changes a folder before it lists it, and ignores the symlinks it meets inside.
+  await runTool('chmod', ['-R', 'u+rwx', '--', dir]).catch(() => { /* what it could not change, rm reports */ });
+  try { await rmTree(dir); } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM') throw permissionDenied('remove', (e as NodeJS.ErrnoException).path ?? dir);
+    throw e;
+  }
+}
+
+async function rmTree(dir: string): Promise<void> {
   try { await fsp.rm(dir, { recursive: true, force: true }); return; } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENAMETOOLONG' || process.platform === 'win32') throw e;
   }
-  await new Promise<void>((resolve, reject) => execFile('rm', ['-rf', '--', dir], (err, _out, stderr) => (err ? reject(new Error(`rm -rf ${dir}: ${stderr.trim() || err.message}`)) : resolve())));
+  await runTool('rm', ['-rf', '--', dir]);
+}
+
+/** Runs a system tool; its error carries the tool's stderr. */
+function runTool(cmd: string, args: string[]): Promise<void> {
+  return new Promise<void>((resolve, reject) => execFile(cmd, args, (err, _out, stderr) => (err ? reject(new Error(`${cmd} ${args.at(-1)}: ${stderr.trim() || err.message}`)) : resolve())));
+}
+
+/**
+ * The PERMISSION_DENIED error for a path this process may not read or remove (inside `inDir`,
+ * when given), naming its owner and mode when lstat can see them.
+ */
+export function permissionDenied(verb: 'read' | 'remove', p: string | undefined, inDir?: string): DmError {
+  const rel = p && inDir && p.startsWith(inDir + '/') ? p.slice(inDir.length + 1) : p;
+  const where = rel ? (inDir && rel !== p ? `${rel} in ${inDir}` : rel) : `a file in ${inDir ?? 'the store'}`;
+  const me = typeof process.getuid === 'function' ? process.getuid() : undefined;
+  let owner = '';
+  let mine = false;
+  try {
+    const st = p ? fs.lstatSync(p) : undefined;
+    if (st) { owner = ` (owner uid ${st.uid}, gid ${st.gid}, mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')})`; mine = st.uid === me; }
+  } catch { /* the owner is only a help */ }
+  const hint = mine
+    ? `It is yours but not ${verb === 'read' ? 'readable' : 'writable'}: chmod -R u+rwX "${p}".`
+    : `Files a container wrote as another user need dm to run as root (sudo dm ...), as the Docker volume driver does${verb === 'read' ? ', or to be made readable (chmod -R a+rX)' : ''}.`;
+  return new DmError('PERMISSION_DENIED', `Dotdesk (running as ${me === undefined ? 'this user' : `uid ${me}`}) may not ${verb} ${where}${owner}.`, hint, p ? { path: p } : undefined);
 }
 
 /** True for ENOENT/ENOTDIR errors. */

@@ -8,7 +8,7 @@ import { decode } from './compress';
 import { dmfs, ScanFn } from './native';
 import { Tree, TreeEntry, SubdotRoot, encodeTree } from './model';
 import { StatCache, StatCacheEntry, DirRecord, entriesOf, sameRecord } from './stat-cache';
-import { isNotFound } from './fsutil';
+import { isNotFound, permissionDenied } from './fsutil';
 
 /** Progress of a long operation (commit, checkout, transfer). */
 export interface Progress { phase: string; doneBytes: number; totalBytes?: number; doneFiles?: number; totalFiles?: number; subdot?: string }
@@ -173,6 +173,11 @@ export async function snapshotDir(rootDir: string, opts: SnapshotOptions): Promi
       const shown = rel && (rel.length > 120 ? `${rel.slice(0, 60)}…${rel.slice(-60)}` : rel);
       throw new DmError('UNSUPPORTED_FILE', `A path in ${rootDir} is longer than this system can open${p ? ` (${Buffer.byteLength(p)} bytes: ${shown})` : ''}.`, 'Shorten the names of its folders: paths must stay under 4,096 bytes on Linux.');
     }
+    // A file or folder this user may not read (a container's process wrote it as another user,
+    // often with mode 0700): said with its path, owner and mode instead of an internal
+    // "scandir: Permission denied" that names nothing.
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM') throw permissionDenied('read', (e as NodeJS.ErrnoException).path, rootDir);
     throw e;
   }
 }
@@ -423,7 +428,7 @@ async function walkSnapshot(rootDir: string, opts: SnapshotOptions): Promise<Sna
     try { raw = rawScan(absDir); } catch (e) {
       if (relDir && isNotFound(e)) return null;
       // The addon's errors carry no path; the message of snapshotDir names this one.
-      if ((e as NodeJS.ErrnoException).code === 'ENAMETOOLONG') (e as NodeJS.ErrnoException).path ??= absDir;
+      if (['ENAMETOOLONG', 'EACCES', 'EPERM'].includes((e as NodeJS.ErrnoException).code ?? '')) (e as NodeJS.ErrnoException).path ??= absDir;
       throw e;
     }
     // Yielding now and then keeps the app's event loop responsive on huge trees.

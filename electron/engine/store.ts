@@ -51,6 +51,19 @@ function newStoreHash(): HashName {
 export interface Journal { op: 'create-branch' | 'reset'; branch: string; gen: string; oldGen?: string; from: string | null; to: string | null; setHead?: boolean; trashOld?: string }
 
 /** The snapshot engine's store: objects, dots, refs, working states. All mutation happens under the lock. */
+/**
+ * Removes a working directory nothing points at any more; false when this user may not (another
+ * user's files, say a container's). Why go on without it: the operation that replaced it is
+ * complete, and recovery, which runs before every operation, would otherwise fail them all until
+ * root removed it. It stays an orphan, which the next operation run as root removes.
+ */
+async function removeGen(dir: string): Promise<boolean> {
+  try { await removeTree(dir); return true; } catch (e) {
+    if ((e as DmError).code === 'PERMISSION_DENIED') return false;
+    throw e;
+  }
+}
+
 export class Engine {
   readonly objects: PackStore;
   /** First parent of each commit read so far (commits are immutable, so this never goes stale). */
@@ -175,7 +188,7 @@ export class Engine {
     if (j.oldGen && j.oldGen !== j.gen) {
       const old = this.genDir(dot, j.oldGen);
       if (j.trashOld) { await mkdirp(path.dirname(j.trashOld)); await fsp.rename(old, j.trashOld).catch((e) => { if (!isNotFound(e)) throw e; }); }
-      else await removeTree(old);
+      else await removeGen(old);
       await fsp.rm(this.cachePath(dot, j.oldGen), { force: true });
     }
   }
@@ -186,7 +199,7 @@ export class Engine {
     for (const b of await this.branchNames(dot)) { const g = await this.genOf(dot, b); if (g) used.add(g); }
     let n = 0;
     for (const g of await fsp.readdir(path.join(this.dotDir(dot), 'gens')).catch(() => [] as string[])) {
-      if (!used.has(g)) { await removeTree(this.genDir(dot, g)); n++; }
+      if (!used.has(g) && (await removeGen(this.genDir(dot, g)))) n++;
     }
     for (const c of await fsp.readdir(path.join(this.dotDir(dot), 'cache')).catch(() => [] as string[])) {
       if (!used.has(c.replace(/\.json$/, ''))) await fsp.rm(path.join(this.dotDir(dot), 'cache', c), { force: true });

@@ -139,6 +139,78 @@ test('a dot holding a file the store cannot take (a name that is not UTF-8, a pa
   }
 });
 
+test('run as a user who is not root: folders it may not read give PERMISSION_DENIED with path, owner and what to do; read-only folders a commit recorded check out and are freed by gc; another user\'s files need sudo', async (t) => {
+  const uid = process.getuid?.();
+  if (uid !== 0) { t.skip('needs root to run dm as another user (uid 65534) and to make files of a third'); return; }
+  const home = await tmpDir('dm-cli-');
+  const nobody = (args: string[]) => {
+    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', DM, ...args], { env: { ...process.env, DM_HOME: home, DM_AUTHOR: 'tester', DM_DOCKER: '0' }, encoding: 'utf8', timeout: 120_000 });
+    return { code: r.status ?? 1, out: r.stdout, err: r.stderr };
+  };
+  const ok = (args: string[]) => { const r = nobody(args); assert.equal(r.code, 0, `dm ${args.join(' ')}: ${r.err}`); return r.out; };
+  try {
+    await fsp.chown(home, 65534, 65534);
+    const probe = nobody(['--version']);
+    if (probe.code !== 0) { t.skip(`uid 65534 cannot run ${DM}: ${probe.err.trim()}`); return; }
+    ok(['init', 'ro']);
+    const work = () => ok(['dot', 'path', 'ro', 'files']).trim();
+    // Made by that user, as a container running as them would.
+    const asNobody = (script: string) => assert.equal(spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'sh', '-c', script], { cwd: work() }).status, 0, script);
+    asNobody('mkdir frozen && echo x > frozen/a && chmod 0555 frozen && mkdir closed && echo y > closed/b && chmod 000 closed');
+    let r = nobody(['list']);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /\* ro\s+master\s+-\s+\S+ B\s+0\s+\?\n/);
+    assert.match(r.err, /^warning \[PERMISSION_DENIED\]: the uncommitted changes of dot ro are unknown: Dotdesk \(running as uid 65534\) may not read closed in \S+\/files \(owner uid 65534, gid 65534, mode 0000\)\.\nhint: It is yours but not readable: chmod -R u\+rwX "\S+\/closed"\./);
+    r = nobody(['commit', '-m', 'with a closed folder']);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /^error \[PERMISSION_DENIED\]: .* may not read closed in/m);
+    assert.equal(JSON.parse(ok(['log', '--json'])).length, 0, 'nothing was committed');
+    asNobody('chmod 0700 closed && rm -r closed');
+    ok(['commit', '-m', 'a read-only folder']);
+    // The new branch's working state has the folder read-only as committed; once the branch is
+    // deleted, emptying the trash removes it (before: INTERNAL "EACCES: permission denied, unlink").
+    ok(['checkout', '-b', 'other']);
+    assert.equal((await fsp.stat(path.join(work(), 'frozen'))).mode & 0o777, 0o555);
+    ok(['checkout', 'master']);
+    ok(['branch', '-d', 'other']);
+    assert.match(ok(['gc', '--empty-trash']), /Emptied 1 trash entry/);
+    assert.deepEqual(await fsp.readdir(path.join(home, 'dots', 'ro', 'trash')), []);
+    // A leftover working state holding root's files (an interrupted operation run as root) does
+    // not stop this user's operations, which clean up before they start.
+    const orphan = path.join(home, 'dots', 'ro', 'gens', 'left-over', 'files', 'root-only');
+    await fsp.mkdir(orphan, { recursive: true });
+    await fsp.writeFile(path.join(orphan, 'f'), 'root');
+    assert.match(ok(['commit', '-m', 'again']), /Committed [0-9a-f]{12} on ro/);
+    assert.equal(JSON.parse(ok(['log', '--json'])).length, 2);
+    assert.ok(await fsp.stat(path.join(orphan, 'f')), 'left for root to remove');
+    await fsp.rm(path.join(home, 'dots', 'ro', 'gens', 'left-over'), { recursive: true });
+    // Root's files that this user may read (a container running as root wrote them): committed,
+    // and a reset that replaces the working state leaves the old one for root to remove instead
+    // of failing after the branch moved (and every operation after it, in recovery).
+    await fsp.mkdir(path.join(work(), 'uploads'));
+    await fsp.writeFile(path.join(work(), 'uploads', 'photo.jpg'), 'jpeg');
+    ok(['commit', '-m', 'uploads of root']);
+    const [, before] = JSON.parse(ok(['log', '--json'])) as { id: string }[];
+    assert.match(ok(['reset', '--force', before.id]), /HEAD of master is now/);
+    assert.match(ok(['commit', '-m', 'after the reset']), /Committed/);
+    assert.equal(JSON.parse(ok(['log', '--json'])).length, 3);
+    // Root's folder in the working state: reading and removing it say so, and what to do.
+    await fsp.mkdir(path.join(work(), 'pgdata'), { mode: 0o700 });
+    await fsp.writeFile(path.join(work(), 'pgdata', 'PG_VERSION'), '15');
+    r = nobody(['status']);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /^error \[PERMISSION_DENIED\]: Dotdesk \(running as uid 65534\) may not read pgdata in \S+ \(owner uid 0, gid 0, mode 0700\)\.\nhint: Files a container wrote as another user need dm to run as root \(sudo dm \.\.\.\)/m);
+    ok(['dot', 'delete', '-f', 'ro']);
+    r = nobody(['gc', '--empty-trash']);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /^error \[PERMISSION_DENIED\]: Dotdesk \(running as uid 65534\) may not remove \S+ \(owner uid 0, gid 0, mode 0[0-7]{3}\)\.\nhint: Files a container wrote as another user need dm to run as root/m);
+    assert.match(dmOk(home, ['gc', '--empty-trash']), /Emptied 1 trash entry/, 'root empties it');
+    assert.deepEqual(await fsp.readdir(path.join(home, 'trash')), []);
+  } finally {
+    await fsp.rm(home, { recursive: true, force: true });
+  }
+});
+
 test('a store with a flipped byte: verify names the damage and exits 1; reads fail with STORE_CORRUPT', async () => {
   const home = await tmpDir('dm-cli-');
   try {
