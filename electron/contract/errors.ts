@@ -20,6 +20,7 @@ export const ERROR_CODES = [
   'OBJECT_MISSING',
   'UNSUPPORTED_FILE',
   'PERMISSION_DENIED',
+  'DISK_FULL',
   'CONCURRENT_UPDATE',
   'DOCKER_UNAVAILABLE',
   'DOCKER_ERROR',
@@ -69,7 +70,7 @@ export function toErrorInfo(err: unknown): ErrorInfo {
   if (err instanceof DmError) return { code: err.code, message: err.message, hint: err.hint, details: err.details };
   if (isErrorInfo(err)) return err;
   const e = err as NodeJS.ErrnoException;
-  if (e && e.code === 'ENOSPC') return { code: 'INTERNAL', message: 'The disk is full: ' + e.message, hint: 'Free some disk space (dm gc removes unreachable data) and retry.' };
+  if (e && (e.code === 'ENOSPC' || e.code === 'EDQUOT')) return { code: 'DISK_FULL', message: (e.code === 'EDQUOT' ? 'Your disk quota is used up: ' : 'The disk is full: ') + e.message, hint: 'Free some disk space (dm gc removes unreachable data, dm gc --empty-trash deleted dots and branches) and retry.' };
   return { code: 'INTERNAL', message: e && e.message ? e.message : String(err) };
 }
 

@@ -5,6 +5,7 @@ import { Engine, newGenId } from './store';
 import { materialize, statCacheFor, MaterializedFile, flushed } from './materialize';
 import { StatCache } from './stat-cache';
 import { syncTree } from './native';
+import { removeTree } from './fsutil';
 
 /**
  * Builds a new working directory generation for a commit (or an empty one for null),
@@ -15,6 +16,17 @@ import { syncTree } from './native';
 export async function buildGen(engine: Engine, dot: string, commitId: string | null, opts: { reuseGen?: string; extraSubdots?: string[]; onProgress?: (p: ProgressEvent) => void; op: string }): Promise<{ gen: string; files: Record<string, MaterializedFile[]> }> {
   const gen = newGenId();
   const root = engine.genDir(dot, gen);
+  try {
+    return await fillGen(engine, dot, commitId, root, gen, opts);
+  } catch (e) {
+    // Why remove it here: nothing points at it yet, and a half-written working state holds its
+    // space (all that was left, when the disk filled up) until the next operation's recovery.
+    await removeTree(root).catch(() => { /* recovery removes it then */ });
+    throw e;
+  }
+}
+
+async function fillGen(engine: Engine, dot: string, commitId: string | null, root: string, gen: string, opts: Parameters<typeof buildGen>[3]): Promise<{ gen: string; files: Record<string, MaterializedFile[]> }> {
   await fsp.mkdir(root, { recursive: true });
   const files: Record<string, MaterializedFile[]> = {};
   const reuseCaches = opts.reuseGen ? await engine.readCache(dot, opts.reuseGen) : {};

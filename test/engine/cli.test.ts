@@ -4,6 +4,7 @@ import * as assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { tmpDir, dm, dmOk, DM, ROOT } from '../helpers';
 
 test('the tutorial verbs work from the command line, with Dotmesh-style output', async () => {
@@ -208,6 +209,49 @@ test('run as a user who is not root: folders it may not read give PERMISSION_DEN
     assert.deepEqual(await fsp.readdir(path.join(home, 'trash')), []);
   } finally {
     await fsp.rm(home, { recursive: true, force: true });
+  }
+});
+
+test('a full disk: commit and checkout fail with DISK_FULL and what to do, leave nothing behind, and work once there is room', async (t) => {
+  if (process.getuid?.() !== 0) { t.skip('needs root to mount a small tmpfs'); return; }
+  const mnt = await tmpDir('dm-full-');
+  const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', mnt]);
+  if (mounted.status !== 0) { t.skip(`cannot mount a tmpfs: ${String(mounted.stderr).trim()}`); await fsp.rm(mnt, { recursive: true }); return; }
+  const home = path.join(mnt, 'home');
+  const du = (dir: string) => Number(spawnSync('du', ['-sb', dir], { encoding: 'utf8' }).stdout.split('\t')[0]);
+  try {
+    dmOk(home, ['init', 'app']);
+    const work = dmOk(home, ['dot', 'path', 'app', 'files']).trim();
+    await fsp.writeFile(path.join(work, 'base.bin'), randomBytes(1024 * 1024));
+    dmOk(home, ['commit', '-m', 'one']);
+    const objects = du(path.join(home, 'objects'));
+    // 4.5 MiB more that does not compress: the working state and the store share the 8 MiB.
+    await fsp.writeFile(path.join(work, 'video.bin'), randomBytes(4.5 * 1024 * 1024));
+    let r = dm(home, ['commit', '-m', 'too big']);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /^error \[DISK_FULL\]: The disk is full: ENOSPC/m);
+    assert.match(r.err, /^hint: Free some disk space \(dm gc removes unreachable data/m);
+    assert.equal(JSON.parse(dmOk(home, ['log', '--json'])).length, 1, 'no commit was recorded');
+    assert.equal(du(path.join(home, 'objects')), objects, 'no partial pack is left in the store');
+    assert.match(dmOk(home, ['verify']), /Store is healthy/);
+    await fsp.rm(path.join(work, 'video.bin'));
+    // A new branch needs a copy of the working state (1 MiB); fill the disk first.
+    const filler = path.join(mnt, 'filler');
+    const free = Number(spawnSync('df', ['-B1', '--output=avail', mnt], { encoding: 'utf8' }).stdout.trim().split('\n')[1]);
+    await fsp.writeFile(filler, Buffer.alloc(Math.max(0, free - 256 * 1024)));
+    const gens = await fsp.readdir(path.join(home, 'dots', 'app', 'gens'));
+    r = dm(home, ['checkout', '-b', 'copy']);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /^error \[DISK_FULL\]/m);
+    assert.deepEqual(await fsp.readdir(path.join(home, 'dots', 'app', 'gens')), gens, 'the half-written working state was removed');
+    assert.doesNotMatch(dmOk(home, ['branch']), /copy/);
+    assert.match(dmOk(home, ['status']), /working state clean/);
+    await fsp.rm(filler);
+    assert.match(dmOk(home, ['checkout', '-b', 'copy']), /Switched to a new branch 'copy'/);
+    assert.deepEqual(await fsp.readFile(path.join(dmOk(home, ['dot', 'path', 'app', 'files']).trim(), 'base.bin')), await fsp.readFile(path.join(work, 'base.bin')));
+  } finally {
+    spawnSync('umount', [mnt]);
+    await fsp.rm(mnt, { recursive: true, force: true });
   }
 });
 
