@@ -69,6 +69,34 @@ test('a dot with a file the store cannot take stays listed with its changes unkn
   await expect(ui.dot.commitButton).toBeEnabled();
 });
 
+test('a dot whose branch ref is damaged stays listed; its page names the head to restore, and the branch says "damaged" until dm reset --force puts it back', async ({ app }) => {
+  const { ui } = app;
+  app.dm('init', 'notes');
+  app.dm('init', 'shop');
+  writeFileSync(path.join(app.dm('dot', 'path', 'shop', 'db'), 'orders'), 'two orders');
+  app.dm('commit', '-m', 'two orders');
+  const head = JSON.parse(app.dm('log', '--json'))[0].id.slice(0, 12) as string;
+  writeFileSync(path.join(app.home, 'dots', 'shop', 'refs', 'master'), 'torn');
+  await expect(ui.dotItem('notes')).toContainText('Clean');
+  await expect(ui.dotItem('shop')).toContainText('Changes unknown');
+  await ui.dotItem('shop').click();
+  const box = ui.alert('Could not compute the uncommitted changes');
+  await expect(box).toContainText('is damaged');
+  await expect(box).toContainText(`dm reset --force ${head}`);
+  await expect(box).toContainText('STORE_CORRUPT');
+  await expect(ui.dot.currentBranch('master')).toContainText('damaged');
+  await expect(ui.dot.commitButton).toBeDisabled();
+  await expect(app.page.getByText('History unavailable')).toBeVisible();
+  await app.shot('02-damaged-ref');
+  app.dm('reset', '--force', head);
+  await box.getByRole('button', { name: 'Retry' }).click();
+  await expect(box).toBeHidden();
+  await expect(ui.dot.currentBranch('master')).toContainText('1 commit');
+  await expect(ui.dot.currentBranch('master')).not.toContainText('damaged');
+  await expect(ui.dotItem('shop')).toContainText('Clean');
+  await expect(app.page.getByText('History unavailable')).toBeHidden();
+});
+
 test('a lost connection to the service is reported with what to do', async ({ app }) => {
   app.dm('init', 'solo');
   await expect(app.ui.dotItem('solo')).toBeVisible();

@@ -75,7 +75,10 @@ async function branchCommand(ctx: Ctx, p: Parsed): Promise<number> {
   }
   const bs = await ctx.api.branches(dot);
   if (has(p, 'json')) { json(ctx, bs); return 0; }
-  for (const b of bs) ctx.out(`${b.current ? '*' : ' '} ${b.name}`);
+  for (const b of bs) {
+    ctx.out(`${b.current ? '*' : ' '} ${b.name}${b.damaged ? '  (damaged ref)' : ''}`);
+    if (b.damaged) ctx.err(`warning [${b.damaged.code}]: ${b.damaged.message}${b.damaged.hint ? `\nhint: ${b.damaged.hint}` : ''}`);
+  }
   return 0;
 }
 
@@ -229,14 +232,16 @@ export const commands: Record<string, Command> = {
       const d = await ctx.api.showDot(dot);
       if (has(p, 'json')) { json(ctx, d); return 0; }
       ctx.out(`Dot ${d.name}${d.current ? ' (current)' : ''}`);
-      ctx.out(`  branch:   ${d.branch}   head: ${d.head?.slice(0, 12) ?? '(no commits)'}   commits: ${d.commits}`);
+      const damaged = d.branches.find((b) => b.name === d.branch)?.damaged;
+      ctx.out(`  branch:   ${d.branch}   head: ${damaged ? '(damaged ref)' : d.head?.slice(0, 12) ?? '(no commits)'}   commits: ${damaged ? '?' : d.commits}`);
       ctx.out(`  size:     ${humanBytes(d.bytes)}   dirty: ${d.statusError ? `unknown (${d.statusError.code}: ${d.statusError.message})` : `${humanBytes(d.dirtyBytes)} in ${d.dirtyFiles} file(s)`}`);
-      ctx.out(`  branches: ${d.branches.map((b) => (b.current ? '*' : '') + b.name).join(', ')}`);
+      ctx.out(`  branches: ${d.branches.map((b) => (b.current ? '*' : '') + b.name + (b.damaged ? ' (damaged ref)' : '')).join(', ')}`);
       ctx.out('  subdots:');
       for (const s of d.subdotInfo) ctx.out(`    ${s.name.padEnd(14)} ${humanBytes(s.bytes).padStart(10)}  ${s.files} files  ${s.containers.map((c) => `${c.name} (${c.image}, ${c.state})`).join(', ')}`);
       ctx.out('  containers:');
       if (!d.containers.length) ctx.out('    (none)');
       for (const c of d.containers) ctx.out(`    ${c.name}  ${c.image}  ${c.state}  uses ${c.subdots.join(', ')}`);
+      if (d.statusError?.hint) ctx.err(`hint: ${d.statusError.hint}`);
       return 0;
     }
     if (sub === 'delete' || sub === 'rm') {

@@ -23,7 +23,7 @@ export interface CommitInfo {
 }
 
 /** A branch of a dot. */
-export interface BranchInfo { name: string; current: boolean; head: string | null; commits: number }
+export interface BranchInfo { name: string; current: boolean; head: string | null; commits: number; /** Set when the branch's ref is damaged (head null then): what happened and how to repair it. */ damaged?: ErrorInfo }
 
 /** A container using a dot (filled in by the Docker layer). */
 export interface ContainerInfo { id: string; name: string; image: string; state: string; running: boolean; subdots: string[]; service?: string; project?: string }

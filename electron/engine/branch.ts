@@ -1,9 +1,9 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { DmError } from '../contract/errors';
+import { DmError, toErrorInfo } from '../contract/errors';
 import { validateName } from '../contract/names';
 import type { BranchInfo } from '../contract/models';
-import { Engine } from './store';
+import { Engine, isDamagedRef } from './store';
 import { mkdirp, fsyncDir, atomicSymlink, removeTree } from './fsutil';
 
 /** Branches of a dot with their heads and commit counts. */
@@ -12,7 +12,12 @@ export async function listBranches(engine: Engine, dot: string): Promise<BranchI
   const current = await engine.currentBranch(dot);
   const out: BranchInfo[] = [];
   for (const name of await engine.branchNames(dot)) {
-    const head = (await engine.readRef(dot, name)) ?? null;
+    let head: string | null;
+    try { head = (await engine.readRef(dot, name)) ?? null; } catch (e) {
+      if (!isDamagedRef(e)) throw e;
+      out.push({ name, current: name === current, head: null, commits: 0, damaged: toErrorInfo(e) });
+      continue;
+    }
     out.push({ name, current: name === current, head, commits: head ? (await engine.commitInfo(head)).depth : 0 });
   }
   return out;

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { DmError } from '../contract/errors';
 import { validateName } from '../contract/names';
 import type { ProgressEvent } from '../contract/models';
-import { Engine, Journal } from './store';
+import { Engine, Journal, isDamagedRef } from './store';
 import { atomicWrite } from './fsutil';
 import { buildGen, cacheGen } from './materialize-commit';
 
@@ -20,14 +20,16 @@ export async function checkout(engine: Engine, dot: string, branch: string, opts
   await engine.requireDot(dot);
   return engine.withLock('checkout ' + dot + ' ' + branch, async () => {
     const current = await engine.currentBranch(dot);
-    const exists = (await engine.readRef(dot, branch)) !== undefined;
+    // A branch whose ref is damaged can still be checked out, to be repaired (dm reset --force).
+    const head = await engine.readRef(dot, branch).catch((e) => { if (isDamagedRef(e)) return null; throw e; });
+    const exists = head !== undefined;
     if (!opts.create) {
       if (!exists) throw new DmError('BRANCH_NOT_FOUND', `Dot "${dot}" has no branch "${branch}".`, `Use "dm checkout -b ${branch}" to create it from the latest commit.`);
       if (branch !== current) {
         await atomicWrite(path.join(engine.dotDir(dot), 'HEAD'), branch + '\n');
         await engine.logOp({ op: 'checkout', dot, branch, fromBranch: current, summary: `checkout ${dot}: ${current} -> ${branch}` });
       }
-      return { dot, from: current, to: branch, created: false, head: (await engine.readRef(dot, branch)) ?? null };
+      return { dot, from: current, to: branch, created: false, head: head ?? null };
     }
     if (exists) throw new DmError('BRANCH_EXISTS', `Dot "${dot}" already has a branch "${branch}".`, `Use "dm checkout ${branch}" to switch to it.`);
     const start = opts.from ? await engine.resolveCommit(dot, opts.from) : ((await engine.readRef(dot, current)) ?? null);

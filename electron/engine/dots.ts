@@ -2,7 +2,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { DmError, toErrorInfo, type ErrorInfo } from '../contract/errors';
 import type { DotSummary, DotDetails, CommitInfo, DiffResult } from '../contract/models';
-import { Engine } from './store';
+import { Engine, isDamagedRef } from './store';
 import { mkdirp, fsyncDir } from './fsutil';
 import { dirUsage } from './commit';
 import { statusWithUsage, type SubdotUsage } from './diff';
@@ -28,17 +28,23 @@ function summaryOf(dot: string, current: string | undefined, parts: { branch: st
   };
 }
 
-async function summaryParts(engine: Engine, dot: string): Promise<{ branch: string; head: string | null; depth: number; root: string; subdots: string[] }> {
+async function summaryParts(engine: Engine, dot: string): Promise<{ branch: string; head: string | null; depth: number; root: string; subdots: string[]; refError?: ErrorInfo }> {
   await engine.requireDot(dot);
   const branch = await engine.currentBranch(dot);
-  const head = (await engine.readRef(dot, branch)) ?? null;
+  let head: string | null;
+  // A damaged ref: the dot is still listed, with the error and how to repair it, instead of
+  // failing the whole list (and the app's sidebar) on one file.
+  try { head = (await engine.readRef(dot, branch)) ?? null; } catch (e) {
+    if (!isDamagedRef(e)) throw e;
+    return { branch, head: null, depth: 0, root: await engine.workRoot(dot, branch), subdots: await engine.subdotNames(dot, branch), refError: toErrorInfo(e) };
+  }
   return { branch, head, depth: head ? (await engine.commitInfo(head)).depth : 0, root: await engine.workRoot(dot, branch), subdots: await engine.subdotNames(dot, branch) };
 }
 
 /** Summary of one dot (containers are filled in by the Docker layer). */
 export async function dotSummary(engine: Engine, dot: string, current?: string, opts: { dirty?: boolean } = {}): Promise<DotSummary> {
   const p = await summaryParts(engine, dot);
-  const st = opts.dirty === false ? undefined : await statusOrError(engine, dot);
+  const st = p.refError ? { status: null, statusError: p.refError } : opts.dirty === false ? undefined : await statusOrError(engine, dot);
   // The status walk counted the sizes; without it (not asked for, or it failed) they are walked.
   const bytes = st?.usage ? Object.values(st.usage).reduce((n, u) => n + u.bytes, 0) : (await dirUsage(p.root)).bytes;
   return summaryOf(dot, current, { ...p, bytes }, st);
@@ -58,7 +64,7 @@ export async function listDots(engine: Engine, opts: { dirty?: boolean } = {}): 
 /** Everything about one dot, with its uncommitted changes: one walk of its files gives both. */
 export async function showDot(engine: Engine, dot: string): Promise<DotDetails> {
   const p = await summaryParts(engine, dot);
-  const st = await statusOrError(engine, dot);
+  const st: Awaited<ReturnType<typeof statusOrError>> = p.refError ? { status: null, statusError: p.refError } : await statusOrError(engine, dot);
   const subdotInfo = [];
   let bytes = 0;
   for (const name of p.subdots) {

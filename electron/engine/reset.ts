@@ -2,7 +2,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { DmError } from '../contract/errors';
 import type { ProgressEvent } from '../contract/models';
-import { Engine, Journal } from './store';
+import { Engine, Journal, isDamagedRef } from './store';
 import { atomicWrite } from './fsutil';
 import { buildGen, cacheGen } from './materialize-commit';
 import { status } from './diff';
@@ -20,7 +20,17 @@ export async function reset(engine: Engine, dot: string, spec: string, opts: { f
   await engine.requireDot(dot);
   return engine.withLock('reset ' + dot, async () => {
     const branch = await engine.currentBranch(dot);
-    const from = await engine.requireBranch(dot, branch);
+    let from: string | null;
+    try { from = await engine.requireBranch(dot, branch); } catch (e) {
+      if (!isDamagedRef(e) || !opts.force || opts.op === 'pull') throw e;
+      // A ref that holds no commit id: --force puts the commit asked for in its place and leaves
+      // the working state as it is (nothing in it is touched); what differs from that commit
+      // then shows as uncommitted changes. The reflog records the repair.
+      const to = await engine.resolveCommit(dot, spec);
+      await engine.writeRef(dot, branch, to);
+      await engine.appendReflog(dot, branch, null, to, 'repair', `damaged ref set to ${to.slice(0, 12)}`);
+      return { dot, branch, from: null, to, discarded: 0 };
+    }
     const to = await engine.resolveCommit(dot, spec);
     const st = await status(engine, dot);
     const dirtyFiles = st.subdots.reduce((n, s) => n + s.changes.length, 0);

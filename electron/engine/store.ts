@@ -51,6 +51,11 @@ function newStoreHash(): HashName {
 export interface Journal { op: 'create-branch' | 'reset'; branch: string; gen: string; oldGen?: string; from: string | null; to: string | null; setHead?: boolean; trashOld?: string }
 
 /** The snapshot engine's store: objects, dots, refs, working states. All mutation happens under the lock. */
+/** True for the error readRef throws on a ref file that holds no commit id. */
+export function isDamagedRef(e: unknown): boolean {
+  return e instanceof DmError && e.code === 'STORE_CORRUPT' && e.details?.damagedRef === true;
+}
+
 /**
  * Removes a working directory nothing points at any more; false when this user may not (another
  * user's files, say a container's). Why go on without it: the operation that replaced it is
@@ -284,8 +289,17 @@ export class Engine {
     if (s === undefined) return undefined;
     const v = s.trim();
     if (v === '') return null;
-    if (!isObjectId(v)) throw new DmError('STORE_CORRUPT', `The ref of branch "${branch}" of dot "${dot}" is damaged.`, 'Run "dm verify"; "dm undo" or the reflog can restore it.');
+    if (!isObjectId(v)) throw await this.damagedRef(dot, branch);
     return v;
+  }
+
+  /** The error for a ref file that holds no commit id (a torn write, a stray edit), with the head its reflog last recorded. */
+  private async damagedRef(dot: string, branch: string): Promise<DmError> {
+    const last = (await this.reflog(dot, branch)).reverse().find((e) => e.to && isObjectId(e.to) && this.objects.info(e.to)?.type === 'commit');
+    const hint = last
+      ? `Its reflog's last head is ${last.to!.slice(0, 12)} (${last.op} "${last.message}", ${last.time}): "dm checkout ${branch}", then "dm reset --force ${last.to!.slice(0, 12)}" puts it back and leaves the working state as it is.`
+      : 'Run "dm verify"; its reflog names no commit, so restore the branch from a hub or bundle.';
+    return new DmError('STORE_CORRUPT', `The ref of branch "${branch}" of dot "${dot}" is damaged.`, hint, { dot, branch, damagedRef: true });
   }
 
   /** Head of a branch that must exist. */
@@ -450,7 +464,8 @@ export class Engine {
     const seen = new Set<string>();
     const todo: string[] = [];
     for (const b of await this.branchNames(dot)) {
-      const h = await this.readRef(dot, b);
+      // A damaged ref names nothing; its reflog below still reaches what it held.
+      const h = await this.readRef(dot, b).catch((e) => { if (isDamagedRef(e)) return null; throw e; });
       if (h) todo.push(h);
       for (const e of await this.reflog(dot, b)) { if (e.to) todo.push(e.to); if (e.from) todo.push(e.from); }
     }

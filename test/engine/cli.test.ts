@@ -255,6 +255,49 @@ test('a full disk: commit and checkout fail with DISK_FULL and what to do, leave
   }
 });
 
+test('a damaged ref (a torn write, a stray edit): the other dots stay listed, branch and show mark it with the head its reflog last recorded, and reset --force puts that back without touching the working state', async () => {
+  const home = await tmpDir('dm-cli-');
+  try {
+    dmOk(home, ['init', 'shop']);
+    const work = dmOk(home, ['dot', 'path', 'shop', 'db']).trim();
+    await fsp.writeFile(path.join(work, 'orders'), 'one order');
+    dmOk(home, ['commit', '-m', 'first order']);
+    await fsp.writeFile(path.join(work, 'orders'), 'two orders');
+    dmOk(home, ['commit', '-m', 'second order']);
+    const [second] = JSON.parse(dmOk(home, ['log', '--json'])) as { id: string }[];
+    await fsp.writeFile(path.join(work, 'orders'), 'two orders and a draft');
+    dmOk(home, ['init', 'blog']);
+    await fsp.writeFile(path.join(home, 'dots', 'shop', 'refs', 'master'), 'a3f\0\0\0');
+    const hint = `hint: Its reflog's last head is ${second.id.slice(0, 12)} (commit "second order", `;
+    let r = dm(home, ['list']);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /\* blog\s+master\s+-\s+0 B\s+0\s+0 B\n\s+shop\s+master\s+-\s+\S+ B\s+0\s+\?\n/);
+    assert.match(r.err, /^warning \[STORE_CORRUPT\]: the uncommitted changes of dot shop are unknown: The ref of branch "master" of dot "shop" is damaged\./m);
+    assert.ok(r.err.includes(hint), r.err);
+    assert.ok(r.err.includes(`"dm checkout master", then "dm reset --force ${second.id.slice(0, 12)}" puts it back`), r.err);
+    r = dm(home, ['branch', '--dot', 'shop']);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /^\* master {2}\(damaged ref\)$/m);
+    assert.equal(JSON.parse(dmOk(home, ['dot', 'show', 'shop', '--json'])).branches[0].damaged.code, 'STORE_CORRUPT');
+    dmOk(home, ['switch', 'shop']);
+    r = dm(home, ['log']);
+    assert.equal(r.code, 1);
+    assert.ok(r.err.includes(hint), r.err);
+    // Without --force nothing moves; with it the ref is back and the draft is still there.
+    r = dm(home, ['reset', second.id.slice(0, 12)]);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /^error \[STORE_CORRUPT\]/m);
+    assert.match(dmOk(home, ['reset', '--force', second.id.slice(0, 12)]), new RegExp(`HEAD of master is now ${second.id.slice(0, 12)}`));
+    assert.deepEqual((JSON.parse(dmOk(home, ['log', '--json'])) as { message: string }[]).map((c) => c.message), ['second order', 'first order']);
+    assert.equal(await fsp.readFile(path.join(work, 'orders'), 'utf8'), 'two orders and a draft');
+    assert.match(dmOk(home, ['status']), /modified\s+orders/);
+    assert.match(dmOk(home, ['list']), /\* shop\s+master\s+-\s+\S+ B\s+2\s+\S+ B\n/);
+    assert.match(dmOk(home, ['verify']), /Store is healthy/);
+  } finally {
+    await fsp.rm(home, { recursive: true, force: true });
+  }
+});
+
 test('a store with a flipped byte: verify names the damage and exits 1; reads fail with STORE_CORRUPT', async () => {
   const home = await tmpDir('dm-cli-');
   try {

@@ -73,7 +73,8 @@ function BranchesPanel({ details }: { details: DotDetails }) {
               <span className={`radio${b.current ? ' on' : ''}`} aria-hidden="true" />
               <span className="branch-name">{b.name}</span>
               {b.current && <span className="pill accent">current</span>}
-              <span className="muted right">{plural(b.commits, 'commit')}</span>
+              {b.damaged && <span className="pill danger" title={`${b.damaged.message} ${b.damaged.hint ?? ''}`}>damaged</span>}
+              <span className="muted right">{b.damaged ? '' : plural(b.commits, 'commit')}</span>
             </button>
             {!b.current && (
               <button type="button" className="icon-btn subtle" aria-label={`Delete branch ${b.name}`} title={`Delete branch ${b.name}`} disabled={busy} onClick={() => openDialog({ kind: 'delete-branch', branch: b.name })}><Icon name="trash" size={14} /></button>

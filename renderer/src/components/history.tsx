@@ -52,6 +52,7 @@ function Row({ c, index, total, active, onPick }: { c: CommitInfo | undefined; i
 /** The commit timeline: only visible rows exist in the DOM; pages load as they come into view. */
 export function HistoryList() {
   const history = useStore((s) => s.history);
+  const damaged = useStore((s) => s.details?.branches.find((b) => b.name === s.history?.branch)?.damaged);
   const selected = useStore((s) => s.selectedCommit);
   const selectCommit = useStore((s) => s.selectCommit);
   const loadPage = useStore((s) => s.loadPage);
@@ -127,6 +128,16 @@ export function HistoryList() {
   }, [history?.pages]);
 
   if (!history) return <div className="muted pad">Loading…</div>;
+  if (total === 0 && damaged) {
+    return (
+      <div className="empty">
+        <Icon name="commit" size={28} />
+        <h4>History unavailable</h4>
+        <p>The ref of branch {history.branch} is damaged, so its commits cannot be listed.</p>
+        {damaged.hint && <p className="muted">{damaged.hint}</p>}
+      </div>
+    );
+  }
   if (total === 0) {
     return (
       <div className="empty">
