@@ -213,7 +213,7 @@ export const commands: Record<string, Command> = {
       for (const a of r.affected) ctx.out(`AFFECTED dot ${a.dot} branch ${a.branch}: ${a.reason}`);
       ctx.out(r.ok ? 'Store is healthy.' : 'Store is damaged (see above).');
     }
-    if (!r.ok) throw Object.assign(new DmError('STORE_CORRUPT', `${r.damaged.length} damaged and ${r.missing.length} missing object(s).`, 'Restore the affected branches from a hub or bundle; "dm gc" does not repair.'), { silent: has(p, 'json') });
+    if (!r.ok) throw Object.assign(new DmError('STORE_CORRUPT', `${r.damaged.length} damaged and ${r.missing.length} missing object(s); ${r.affected.length} branch(es) affected.`, 'Restore the affected branches from a hub or bundle; "dm gc" does not repair.'), { silent: has(p, 'json') });
     return 0;
   },
 

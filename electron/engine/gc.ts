@@ -13,6 +13,9 @@ import { removeTree } from './fsutil';
  */
 export async function gc(engine: Engine, opts: { emptyTrash?: boolean } = {}): Promise<GcReport> {
   return engine.withLock('gc', async () => {
+    // Why refuse: a damaged ref no longer says which commit it held, so what only it reached
+    // cannot be told from garbage. Its error says how to put it back (dm reset --force).
+    for (const dot of await engine.dotNames()) for (const b of await engine.branchNames(dot)) await engine.readRef(dot, b);
     let removedWorkDirs = 0;
     if (opts.emptyTrash) {
       const dirs = [path.join(engine.home, 'trash'), ...(await engine.dotNames()).map((d) => path.join(engine.dotDir(d), 'trash'))];

@@ -4,7 +4,8 @@ import type { VerifyReport } from '../contract/models';
 import { Engine } from './store';
 import { scanPack } from './pack-store';
 import { decode } from './compress';
-import { objectId } from './objects';
+import { objectId, isObjectId } from './objects';
+import type { DmError } from '../contract/errors';
 import { decodeCommit, decodeTree } from './model';
 
 /** Every root the store has: branch heads, reflogs, the operation log and trashed refs, with their owners. */
@@ -107,7 +108,17 @@ async function verifyLocked(engine: Engine): Promise<VerifyReport> {
   const byRoot = new Map<string, { dot: string; branch: string }[]>();
   for (const r of roots) byRoot.set(r.id, [...(byRoot.get(r.id) ?? []), r]);
   const allMissing = new Set<string>();
+  let damagedRefs = 0;
   for (const [id, owners] of byRoot) {
+    if (!isObjectId(id)) {
+      // A ref that holds no commit id names no object: said as such, with how to repair it.
+      for (const o of owners) {
+        const hint = o.dot.startsWith('(deleted)') ? undefined : await engine.readRef(o.dot, o.branch).then(() => undefined, (e) => (e as DmError).hint);
+        report.affected.push({ dot: o.dot, branch: o.branch, reason: `its ref is damaged (it holds no commit id)${hint ? `. ${hint}` : ''}` });
+        damagedRefs++;
+      }
+      continue;
+    }
     const missing = await walkReachable(engine, [id], () => {}, bad);
     if (missing.size) {
       for (const m of missing) allMissing.add(m);
@@ -116,6 +127,6 @@ async function verifyLocked(engine: Engine): Promise<VerifyReport> {
   }
   report.missing = [...allMissing].filter((m) => !bad.has(m));
   report.affected = report.affected.filter((a, i, arr) => arr.findIndex((b) => b.dot === a.dot && b.branch === a.branch) === i);
-  report.ok = report.damaged.length === 0 && allMissing.size === 0;
+  report.ok = report.damaged.length === 0 && allMissing.size === 0 && damagedRefs === 0;
   return report;
 }

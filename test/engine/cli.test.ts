@@ -283,6 +283,14 @@ test('a damaged ref (a torn write, a stray edit): the other dots stay listed, br
     r = dm(home, ['log']);
     assert.equal(r.code, 1);
     assert.ok(r.err.includes(hint), r.err);
+    // verify names the branch and the repair; gc deletes nothing while a ref is damaged.
+    r = dm(home, ['verify']);
+    assert.equal(r.code, 1);
+    assert.match(r.out, new RegExp(`^AFFECTED dot shop branch master: its ref is damaged \\(it holds no commit id\\)\\. Its reflog's last head is ${second.id.slice(0, 12)}`, 'm'));
+    assert.doesNotMatch(r.out, /MISSING/);
+    r = dm(home, ['gc']);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /^error \[STORE_CORRUPT\]: The ref of branch "master" of dot "shop" is damaged/m);
     // Without --force nothing moves; with it the ref is back and the draft is still there.
     r = dm(home, ['reset', second.id.slice(0, 12)]);
     assert.equal(r.code, 1);
