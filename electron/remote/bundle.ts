@@ -134,9 +134,16 @@ async function readHeader(reader: RecordReader, hash: ReturnType<typeof createHa
   return h;
 }
 
+/** The stat of a bundle file: NOT_FOUND when there is none, BUNDLE_INVALID for a folder or device. */
+async function statBundle(file: string): Promise<import('node:fs').Stats> {
+  const st = await fsp.stat(file).catch(() => { throw new DmError('NOT_FOUND', `No file ${file}.`); });
+  if (!st.isFile()) throw invalid(`${file} is ${st.isDirectory() ? 'a folder' : 'not a regular file'}, not a bundle file.`);
+  return st;
+}
+
 /** Reads only the header of a bundle: what it holds, without importing anything. */
 export async function inspectBundle(file: string): Promise<BundleHeader & { fileBytes: number }> {
-  const st = await fsp.stat(file).catch(() => { throw new DmError('NOT_FOUND', `No file ${file}.`); });
+  const st = await statBundle(file);
   const s = createReadStream(file, { end: MAX_HEADER + 12 });
   try { return { ...(await readHeader(new RecordReader(s, { bad: (m) => invalid(m) }), createHash('sha256'))), fileBytes: st.size }; } finally { s.destroy(); }
 }
@@ -150,8 +157,7 @@ export async function inspectBundle(file: string): Promise<BundleHeader & { file
 export async function importBundle(engine: Engine, file: string, opts: { dot?: string; branch?: string; onProgress?: (p: ProgressEvent) => void } = {}): Promise<ImportResult> {
   if (opts.dot) validateName('dot', opts.dot);
   if (opts.branch) validateName('branch', opts.branch);
-  const st = await fsp.stat(file).catch(() => { throw new DmError('NOT_FOUND', `No file ${file}.`); });
-  if (!st.isFile()) throw invalid(`${file} is not a file.`);
+  const st = await statBundle(file);
   return engine.withLock('import ' + path.basename(file), async () => {
     const src = createReadStream(file, { highWaterMark: 1024 * 1024 });
     const hash = createHash('sha256');

@@ -280,5 +280,8 @@ test('bundles: wrong format, truncated, hash mismatch, unsafe paths and oversize
     assert.match(r.stderr, re, name);
     assert.deepEqual(await storeState(victim), before, `${name}: the store changed`);
   }
+  const folder = await dm(victim, ['import', dir]);
+  assert.equal(folder.code, 1);
+  assert.match(folder.stderr, /BUNDLE_INVALID\]: \S+ is a folder, not a bundle file\./);
   assert.equal((await dm(victim, ['verify'])).code, 0);
 });
