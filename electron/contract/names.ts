@@ -23,3 +23,13 @@ export function validateName(kind: NameKind, name: unknown): string {
   }
   return name as string;
 }
+
+/**
+ * validateName for a branch about to be created: "HEAD" is refused too, as in git, since
+ * commands read it as the current branch's latest commit (dm reset HEAD~1, dm log HEAD).
+ */
+export function validateNewBranch(name: unknown): string {
+  const b = validateName('branch', name);
+  if (b === 'HEAD') throw new DmError('INVALID_NAME', 'Invalid branch name "HEAD": it names the current branch\'s latest commit.', 'Pick another name.');
+  return b;
+}

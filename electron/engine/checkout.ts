@@ -1,9 +1,9 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { DmError } from '../contract/errors';
-import { validateName } from '../contract/names';
+import { validateName, validateNewBranch } from '../contract/names';
 import type { ProgressEvent } from '../contract/models';
-import { Engine, Journal, isDamagedRef } from './store';
+import { Engine, Journal } from './store';
 import { atomicWrite } from './fsutil';
 import { buildGen, cacheGen } from './materialize-commit';
 
@@ -21,7 +21,7 @@ export async function checkout(engine: Engine, dot: string, branch: string, opts
   return engine.withLock('checkout ' + dot + ' ' + branch, async () => {
     const current = await engine.currentBranch(dot);
     // A branch whose ref is damaged can still be checked out, to be repaired (dm reset --force).
-    const head = await engine.readRef(dot, branch).catch((e) => { if (isDamagedRef(e)) return null; throw e; });
+    const head = await engine.peekRef(dot, branch);
     const exists = head !== undefined;
     if (!opts.create) {
       if (!exists) throw new DmError('BRANCH_NOT_FOUND', `Dot "${dot}" has no branch "${branch}".`, `Use "dm checkout -b ${branch}" to create it from the latest commit.`);
@@ -32,6 +32,7 @@ export async function checkout(engine: Engine, dot: string, branch: string, opts
       return { dot, from: current, to: branch, created: false, head: head ?? null };
     }
     if (exists) throw new DmError('BRANCH_EXISTS', `Dot "${dot}" already has a branch "${branch}".`, `Use "dm checkout ${branch}" to switch to it.`);
+    validateNewBranch(branch);
     const start = opts.from ? await engine.resolveCommit(dot, opts.from) : ((await engine.readRef(dot, current)) ?? null);
     const { gen, files } = await buildGen(engine, dot, start, { extraSubdots: await engine.subdotNames(dot, current), onProgress: opts.onProgress, op: 'checkout' });
     const j: Journal = { op: 'create-branch', branch, gen, from: null, to: start, setHead: true };
@@ -48,7 +49,7 @@ export async function checkout(engine: Engine, dot: string, branch: string, opts
 
 /** Creates a branch at a commit without switching to it. */
 export async function createBranch(engine: Engine, dot: string, branch: string, from?: string, onProgress?: (p: ProgressEvent) => void): Promise<void> {
-  validateName('branch', branch);
+  validateNewBranch(branch);
   await engine.requireDot(dot);
   await engine.withLock('branch ' + dot + ' ' + branch, async () => {
     if ((await engine.readRef(dot, branch)) !== undefined) throw new DmError('BRANCH_EXISTS', `Dot "${dot}" already has a branch "${branch}".`);

@@ -293,6 +293,11 @@ export class Engine {
     return v;
   }
 
+  /** readRef, but a damaged ref reads as null (no commit known): for checking out a branch to repair it. */
+  async peekRef(dot: string, branch: string): Promise<string | null | undefined> {
+    return this.readRef(dot, branch).catch((e) => { if (isDamagedRef(e)) return null; throw e; });
+  }
+
   /** The error for a ref file that holds no commit id (a torn write, a stray edit), with the head its reflog last recorded. */
   private async damagedRef(dot: string, branch: string): Promise<DmError> {
     const last = (await this.reflog(dot, branch)).reverse().find((e) => e.to && isObjectId(e.to) && this.objects.info(e.to)?.type === 'commit');

@@ -219,7 +219,7 @@ export async function importBundle(engine: Engine, file: string, opts: { dot?: s
       return { header, dot, branch: b, createdDot, alreadyPresent: false, objects: header.objects, bytes };
     }
     const names = await engine.branchNames(dot);
-    for (const b of names) if ((await engine.readRef(dot, b)) === header.commit && (!opts.branch || opts.branch === b)) return { header, dot, branch: b, createdDot, alreadyPresent: true, objects: header.objects, bytes };
+    for (const b of names) if ((await engine.peekRef(dot, b)) === header.commit && (!opts.branch || opts.branch === b)) return { header, dot, branch: b, createdDot, alreadyPresent: true, objects: header.objects, bytes };
     let b = opts.branch ?? header.branch ?? `import-${header.commit.slice(0, 8)}`;
     if (names.includes(b)) {
       if (opts.branch) throw new DmError('BRANCH_EXISTS', `Dot "${dot}" already has a branch "${b}"; an import never overwrites a branch.`, 'Pick another name with --branch NAME.');

@@ -140,11 +140,12 @@ export class DotdeskService implements DotdeskApi {
   async checkout(dot: string, branch: string, opts: { create?: boolean; from?: string } = {}): Promise<CheckoutReport> {
     validateName('branch', branch);
     await this.engine.requireDot(dot);
-    if (!opts.create && (await this.engine.readRef(dot, branch)) === undefined) {
+    // peekRef: a branch whose ref is damaged can be checked out, to be repaired (dm reset --force).
+    if (!opts.create && (await this.engine.peekRef(dot, branch)) === undefined) {
       throw new DmError('BRANCH_NOT_FOUND', `Dot "${dot}" has no branch "${branch}".`, `Use "dm checkout -b ${branch}" to create it.`);
     }
     if (!opts.create && (await this.engine.currentBranch(dot)) === branch) {
-      return { dot, from: branch, to: branch, created: false, head: (await this.engine.readRef(dot, branch)) ?? null, restarted: [], docker: { reachable: true, message: 'Already on ' + branch } };
+      return { dot, from: branch, to: branch, created: false, head: (await this.engine.peekRef(dot, branch)) ?? null, restarted: [], docker: { reachable: true, message: 'Already on ' + branch } };
     }
     const { result, restarted, docker } = await this.withStopped(dot, () => E.checkout(this.engine, dot, branch, { ...opts, onProgress: this.progress }));
     this.changed(dot, 'checkout');

@@ -71,6 +71,13 @@ test('errors go to stderr with a stable code and a hint; usage errors exit 2', a
     assert.match(r.err, /error \[DOT_NOT_FOUND\]: .*"feature".*\nhint: -D names the dot here \(as --dot\)\. To delete branch feature, run "dm branch -d feature"\./);
     r = dm(home, ['branch', '--dot', 'feature']);
     assert.doesNotMatch(r.err, /To delete branch/);
+    // "HEAD" means the current branch's latest commit (dm reset HEAD~1), so no branch takes it.
+    for (const args of [['branch', 'HEAD'], ['checkout', '-b', 'HEAD']]) {
+      r = dm(home, args);
+      assert.equal(r.code, 2, args.join(' '));
+      assert.match(r.err, /error \[INVALID_NAME\]: Invalid branch name "HEAD": it names the current branch's latest commit\./);
+    }
+    assert.doesNotMatch(dmOk(home, ['branch']), /HEAD/);
     r = dm(home, ['dot', 'delete', 'app'], { input: '' });
     assert.equal(r.code, 1);
     assert.match(r.err, /CONFIRMATION_REQUIRED/);
@@ -265,6 +272,7 @@ test('a damaged ref (a torn write, a stray edit): the other dots stay listed, br
     await fsp.writeFile(path.join(work, 'orders'), 'two orders');
     dmOk(home, ['commit', '-m', 'second order']);
     const [second] = JSON.parse(dmOk(home, ['log', '--json'])) as { id: string }[];
+    dmOk(home, ['branch', 'feature']);
     await fsp.writeFile(path.join(work, 'orders'), 'two orders and a draft');
     dmOk(home, ['init', 'blog']);
     await fsp.writeFile(path.join(home, 'dots', 'shop', 'refs', 'master'), 'a3f\0\0\0');
@@ -291,6 +299,9 @@ test('a damaged ref (a torn write, a stray edit): the other dots stay listed, br
     r = dm(home, ['gc']);
     assert.equal(r.code, 1);
     assert.match(r.err, /^error \[STORE_CORRUPT\]: The ref of branch "master" of dot "shop" is damaged/m);
+    // A damaged branch that is not the current one can be checked out, to be repaired.
+    assert.match(dmOk(home, ['checkout', 'feature']), /Switched to branch 'feature'/);
+    assert.match(dmOk(home, ['checkout', 'master']), /Switched to branch 'master'/);
     // Without --force nothing moves; with it the ref is back and the draft is still there.
     r = dm(home, ['reset', second.id.slice(0, 12)]);
     assert.equal(r.code, 1);
