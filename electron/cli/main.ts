@@ -85,6 +85,15 @@ async function openBackend(cmd: string, p: Parsed): Promise<Backend> {
   return { api: svc, events: svc.events, close: () => svc.engine.close() };
 }
 
+/**
+ * Every option some dm command reads (electron/cli/args.test.ts checks the commands' sources
+ * against it): any other is a typo.
+ */
+export const KNOWN_FLAGS = new Set([
+  ...VALUED, ...SERVE_VALUED, 'q', 'json', 'H', 'b', 'f', 'force', 'delete', 'dry-run', 'empty-trash', 'no-attach', 'no-bridge',
+  'no-signup', 'non-interactive', 'oneline', 'remote-dot', 'stash-on-divergence', 'ui', 'v', 'verbose',
+]);
+
 /** Runs the CLI; returns the exit code (0 ok, 1 failure, 2 usage). */
 export async function run(argv: string[], service?: DotdeskService): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -96,6 +105,10 @@ export async function run(argv: string[], service?: DotdeskService): Promise<num
   try {
     if (!fn) throw new DmError('INVALID_ARGUMENT', `Unknown command "${cmd}".`, 'Run "dm help" for the list of commands.');
     const p = parseArgs(rest, [...VALUED, ...SERVE_VALUED]);
+    // A mistyped option (--forse, --mesage) is refused rather than ignored, as git does.
+    for (const k of p.flags.keys()) {
+      if (!KNOWN_FLAGS.has(k)) throw new DmError('INVALID_ARGUMENT', `Unknown option ${k.length === 1 ? '-' : '--'}${k}.`, `Run "dm help" for the options of "dm ${cmd}".`);
+    }
     backend = service ? { api: service, events: service.events, close: async () => {} } : await openBackend(cmd, p);
     const b = backend;
     b.events.on('event', (e: DotdeskEvent) => { if (e.type === 'progress' && (b.mine?.(e) ?? true)) printer.update(e.progress); });

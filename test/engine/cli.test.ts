@@ -61,6 +61,11 @@ test('errors go to stderr with a stable code and a hint; usage errors exit 2', a
     r = dm(home, ['frobnicate']);
     assert.equal(r.code, 2);
     assert.match(r.err, /Unknown command/);
+    // A mistyped option is refused, not ignored (a "dm dot delete --forse" must not look like it worked).
+    r = dm(home, ['log', '--onelin']);
+    assert.equal(r.code, 2);
+    assert.match(r.err, /^error \[INVALID_ARGUMENT\]: Unknown option --onelin\.\nhint: Run "dm help" for the options of "dm log"\./);
+    assert.equal(dm(home, ['list', '-x']).code, 2);
     dmOk(home, ['init', 'app']);
     r = dm(home, ['checkout', 'nope']);
     assert.equal(r.code, 1);
