@@ -129,6 +129,7 @@ export const commands: Record<string, Command> = {
     const c = await ctx.api.commit(dot, { message: msgs.join('\n\n'), metadata });
     if (has(p, 'json')) json(ctx, c);
     else ctx.out(`Committed ${c.shortId} on ${dot} (${c.subdots.length} subdot${c.subdots.length === 1 ? '' : 's'}, ${humanBytes(c.subdots.reduce((s, x) => s + x.bytes, 0))}, ${c.taken?.how ?? 'direct'}).`);
+    if (c.skipped?.length && !has(p, 'json')) ctx.err(`note: not stored, as sockets and device files are not data: ${c.skipped.slice(0, 5).join(', ')}${c.skipped.length > 5 ? ` and ${c.skipped.length - 5} more` : ''}`);
     return 0;
   },
 

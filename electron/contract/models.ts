@@ -20,6 +20,8 @@ export interface CommitInfo {
   subdots: CommitSubdot[];
   /** Number of commits in its first-parent history, itself included. */
   depth: number;
+  /** Only on what a commit returns: sockets and device files it did not store (runtime objects, not data), as SUBDOT/PATH. */
+  skipped?: string[];
 }
 
 /** A branch of a dot. */

@@ -47,6 +47,7 @@ export async function commit(engine: Engine, dot: string, opts: CommitOptions): 
     const subdots = await engine.subdotNames(dot, branch);
     const caches = await engine.readCache(dot, gen);
     const newCaches: Record<string, StatCache> = {};
+    const skipped: string[] = [];
     const roots: Record<string, SubdotRoot> = {};
     // Why: files modified within the last 2 s could change again within the same mtime tick.
     const racyAfterNs = BigInt(Date.now() - 2000) * 1_000_000n;
@@ -97,6 +98,7 @@ export async function commit(engine: Engine, dot: string, opts: CommitOptions): 
         if (r.status === 'rejected') throw r.reason;
         roots[sub] = r.value.root;
         newCaches[sub] = r.value.cache;
+        for (const rel of r.value.skipped) skipped.push(`${sub}/${rel}`);
       });
     } finally {
       await opts.afterCapture?.();
@@ -117,7 +119,8 @@ export async function commit(engine: Engine, dot: string, opts: CommitOptions): 
     if (!subdots.every((sub) => newCaches[sub].sameAs(caches[sub]))) await engine.writeCache(dot, gen, newCaches);
     await engine.logOp({ op: 'commit', dot, branch, from: head, to: id, summary: `commit ${id.slice(0, 12)} on ${dot}/${branch}: ${opts.message.split('\n')[0]}` });
     opts.onProgress?.({ op: 'commit', phase: 'done', doneBytes: done });
-    return engine.commitInfo(id, c);
+    const info = await engine.commitInfo(id, c);
+    return skipped.length ? { ...info, skipped } : info;
   });
 }
 

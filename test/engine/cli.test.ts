@@ -322,6 +322,32 @@ test('a damaged ref (a torn write, a stray edit): the other dots stay listed, br
   }
 });
 
+test('sockets and device files are not data: a commit says it left them out, and the state checks out clean without them', async (t) => {
+  const home = await tmpDir('dm-cli-');
+  try {
+    dmOk(home, ['init', 'cache']);
+    const work = dmOk(home, ['dot', 'path', 'cache', 'redis']).trim();
+    await fsp.writeFile(path.join(work, 'dump.rdb'), 'REDIS0011');
+    // The socket a Redis server leaves in its data folder.
+    const made = spawnSync('python3', ['-c', 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])', path.join(work, 'redis.sock')]);
+    assert.equal(made.status, 0, String(made.stderr));
+    assert.ok((await fsp.lstat(path.join(work, 'redis.sock'))).isSocket());
+    if (process.getuid?.() === 0) assert.equal(spawnSync('mknod', [path.join(work, 'null'), 'c', '1', '3']).status, 0);
+    else t.diagnostic('not root: no device file');
+    const r = dm(home, ['commit', '-m', 'with a socket']);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.err, /^note: not stored, as sockets and device files are not data: (redis\/null, )?redis\/redis\.sock$/m);
+    const json = JSON.parse(dmOk(home, ['commit', '-m', 'again', '--json']));
+    assert.ok(json.skipped.includes('redis/redis.sock'), JSON.stringify(json.skipped));
+    assert.match(dmOk(home, ['status']), /working state clean/);
+    dmOk(home, ['checkout', '-b', 'copy']);
+    assert.deepEqual(await fsp.readdir(dmOk(home, ['dot', 'path', 'cache', 'redis']).trim()), ['dump.rdb']);
+    assert.match(dmOk(home, ['status']), /working state clean/);
+  } finally {
+    await fsp.rm(home, { recursive: true, force: true });
+  }
+});
+
 test('a store with a flipped byte: verify names the damage and exits 1; reads fail with STORE_CORRUPT', async () => {
   const home = await tmpDir('dm-cli-');
   try {

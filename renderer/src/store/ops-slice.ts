@@ -79,7 +79,7 @@ export const opsSlice: Slice<OpsSlice> = (set, get) => {
         const noDocker = r.value.taken?.how === 'docker-unreachable';
         get().toast(noDocker
           ? { kind: 'error', title: `Committed ${r.value.shortId}, but Docker was not reachable`, error: { code: 'DOCKER_UNAVAILABLE', message: 'Running containers could not be paused, so databases that were writing may be captured mid-write.', hint: 'Start Docker (for example "sudo systemctl start docker"), then commit again for a consistent snapshot.' }, undoDot: dot }
-          : { kind: 'success', title: `Committed ${r.value.shortId}`, body: r.value.message.split('\n')[0], undoDot: dot });
+          : { kind: 'success', title: `Committed ${r.value.shortId}`, body: r.value.message.split('\n')[0] + (r.value.skipped?.length ? ` · not stored (sockets and device files are not data): ${r.value.skipped.join(', ')}` : ''), undoDot: dot });
         void after();
       }
       return done(r);
