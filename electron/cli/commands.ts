@@ -134,8 +134,9 @@ export const commands: Record<string, Command> = {
   },
 
   async log(ctx, p) {
-    const dot = await dotOf(ctx, p);
     const n = val(p, 'n', 'limit');
+    if (n !== undefined && !/^[1-9]\d{0,8}$/.test(n)) throw new DmError('INVALID_ARGUMENT', `-n takes a number of commits (1 or more), not "${n}".`, 'Usage: dm log [BRANCH] [-n N] [--oneline]');
+    const dot = await dotOf(ctx, p);
     const list = await ctx.api.log(dot, { branch: p.words[0] ?? val(p, 'branch'), limit: n ? Number(n) : undefined });
     if (has(p, 'json')) { json(ctx, list); return 0; }
     if (!list.length) { ctx.out('No commits yet. Run dm commit -m "MESSAGE".'); return 0; }

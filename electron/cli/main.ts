@@ -14,7 +14,7 @@ import { remoteCommands, REMOTE_USAGE } from './remote-commands';
 import { liveAdvert } from '../bridge/advert';
 import { defaultHome } from '../engine/defaults';
 
-const USAGE = `dm: version the data of your Docker apps (Dotdesk)
+export const USAGE = `dm: version the data of your Docker apps (Dotdesk)
 
 Usage: dm COMMAND [options]
 
@@ -92,6 +92,8 @@ async function openBackend(cmd: string, p: Parsed): Promise<Backend> {
 export const KNOWN_FLAGS = new Set([
   ...VALUED, ...SERVE_VALUED, 'q', 'json', 'H', 'b', 'f', 'force', 'delete', 'dry-run', 'empty-trash', 'no-attach', 'no-bridge',
   'no-signup', 'non-interactive', 'oneline', 'remote-dot', 'stash-on-divergence', 'ui', 'v', 'verbose',
+  // git's "reset --hard": dm's reset always makes the working state match, so it changes nothing.
+  'hard',
 ]);
 
 /** Runs the CLI; returns the exit code (0 ok, 1 failure, 2 usage). */

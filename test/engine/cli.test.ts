@@ -66,6 +66,11 @@ test('errors go to stderr with a stable code and a hint; usage errors exit 2', a
     assert.equal(r.code, 2);
     assert.match(r.err, /^error \[INVALID_ARGUMENT\]: Unknown option --onelin\.\nhint: Run "dm help" for the options of "dm log"\./);
     assert.equal(dm(home, ['list', '-x']).code, 2);
+    for (const n of ['0', '-1', 'abc', '1.5']) {
+      r = dm(home, ['log', '-n', n]);
+      assert.equal(r.code, 2, n);
+      assert.match(r.err, /error \[INVALID_ARGUMENT\]: -n takes a number of commits \(1 or more\)/);
+    }
     dmOk(home, ['init', 'app']);
     r = dm(home, ['checkout', 'nope']);
     assert.equal(r.code, 1);
