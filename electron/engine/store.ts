@@ -50,7 +50,6 @@ function newStoreHash(): HashName {
 /** A crash-recovery journal: written after the new working directory is complete, replayed on the next lock. */
 export interface Journal { op: 'create-branch' | 'reset'; branch: string; gen: string; oldGen?: string; from: string | null; to: string | null; setHead?: boolean; trashOld?: string }
 
-/** The snapshot engine's store: objects, dots, refs, working states. All mutation happens under the lock. */
 /** True for the error readRef throws on a ref file that holds no commit id. */
 export function isDamagedRef(e: unknown): boolean {
   return e instanceof DmError && e.code === 'STORE_CORRUPT' && e.details?.damagedRef === true;
@@ -69,6 +68,7 @@ async function removeGen(dir: string): Promise<boolean> {
   }
 }
 
+/** The snapshot engine's store: objects, dots, refs, working states. All mutation happens under the lock. */
 export class Engine {
   readonly objects: PackStore;
   /** First parent of each commit read so far (commits are immutable, so this never goes stale). */
@@ -470,7 +470,7 @@ export class Engine {
     const todo: string[] = [];
     for (const b of await this.branchNames(dot)) {
       // A damaged ref names nothing; its reflog below still reaches what it held.
-      const h = await this.readRef(dot, b).catch((e) => { if (isDamagedRef(e)) return null; throw e; });
+      const h = await this.peekRef(dot, b);
       if (h) todo.push(h);
       for (const e of await this.reflog(dot, b)) { if (e.to) todo.push(e.to); if (e.from) todo.push(e.from); }
     }
