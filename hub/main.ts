@@ -28,8 +28,8 @@ export async function serveHub(o: HubCliOptions, out: (s: string) => void = (s) 
 /** Creates a user directly in a hub's data directory (hub stopped); returns the API key. */
 export async function addHubUser(data: string | undefined, name: string, password?: string): Promise<string> {
   const storage = new DiskStorage(data ? path.resolve(data) : defaultHubData());
-  const db = await HubDb.open(storage);
-  try { return await db.addUser(name, password); } finally { await storage.close(); }
+  await storage.claim('hub user add');
+  try { return await (await HubDb.open(storage)).addUser(name, password); } finally { await storage.close(); }
 }
 
 /** `npm run hub -- [--data DIR] [--port N] [--host H] [--no-signup]` and `add-user NAME`. */

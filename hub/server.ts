@@ -78,12 +78,18 @@ export class HubServer {
   /** Opens the storage and starts listening. */
   static async start(opts: HubOptions): Promise<HubServer> {
     const storage = opts.storage ?? new DiskStorage(opts.data);
-    const hub = new HubServer(storage, await HubDb.open(storage), opts);
-    hub.server = http.createServer((req, res) => { void hub.handle(req, res); });
-    hub.server.keepAliveTimeout = 30_000;
-    await new Promise<void>((resolve, reject) => { hub.server.once('error', reject); hub.server.listen(hub.opts.port, hub.opts.host, () => resolve()); });
-    hub.port = (hub.server.address() as AddressInfo).port;
-    return hub;
+    if (storage instanceof DiskStorage) await storage.claim('hub serve');
+    try {
+      const hub = new HubServer(storage, await HubDb.open(storage), opts);
+      hub.server = http.createServer((req, res) => { void hub.handle(req, res); });
+      hub.server.keepAliveTimeout = 30_000;
+      await new Promise<void>((resolve, reject) => { hub.server.once('error', reject); hub.server.listen(hub.opts.port, hub.opts.host, () => resolve()); });
+      hub.port = (hub.server.address() as AddressInfo).port;
+      return hub;
+    } catch (e) {
+      await storage.close(); // gives the data directory back (a port in use, say)
+      throw e;
+    }
   }
 
   /** Base URL. */

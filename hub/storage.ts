@@ -2,6 +2,8 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { PackStore } from '../electron/engine/pack-store';
 import { atomicWrite, appendLine, readIfExists, mkdirp } from '../electron/engine/fsutil';
+import { StoreLock } from '../electron/engine/lock';
+import { DmError } from '../electron/contract/errors';
 import type { ObjectInfo, HashName } from '../electron/engine/objects';
 import type { Codec } from '../electron/engine/compress';
 import type { PackLoc } from '../electron/engine/pack-store';
@@ -43,7 +45,23 @@ export interface HubStorage {
 /** Embedded storage on local disk: DATA/db.json and DATA/dots/OWNER/DOT/{objects/packs,refs,reflog}. */
 export class DiskStorage implements HubStorage {
   private stores = new Map<string, Promise<PackStore>>();
+  private lock?: StoreLock;
   constructor(readonly root: string) {}
+
+  /**
+   * Claims the data directory for this process until close(). Why: db.json is kept in memory
+   * by a running hub and rewritten whole, so a second process (another hub, or add-user while
+   * the hub runs) would have its users overwritten, and its keys refused meanwhile.
+   */
+  async claim(op: string): Promise<void> {
+    await mkdirp(this.root);
+    try { this.lock = await StoreLock.acquire(path.join(this.root, 'hub.lock'), { op, timeoutMs: 0 }); } catch (e) {
+      const holder = (e as DmError).details?.holder as { pid: number; op: string; since: string } | undefined;
+      if (!holder) throw e;
+      throw new DmError('STORE_LOCKED', `The hub data directory ${this.root} is in use by process ${holder.pid} ("${holder.op}", since ${holder.since}).`,
+        'One hub process per data directory. To add a user while the hub runs, sign up on its /signup page (or POST /api/v1/users); otherwise stop it first.', { holder });
+    }
+  }
 
   private dotDir(owner: string, dot: string): string { return path.join(this.root, 'dots', owner, dot); }
 
@@ -78,5 +96,7 @@ export class DiskStorage implements HubStorage {
   async close() {
     for (const s of this.stores.values()) await (await s.catch(() => undefined))?.close().catch(() => {});
     this.stores.clear();
+    await this.lock?.release();
+    this.lock = undefined;
   }
 }

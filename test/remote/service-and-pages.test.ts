@@ -5,7 +5,7 @@ import { promises as fsp, statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import * as http from 'node:http';
-import { Hub, startHub, signup, request, tmp } from './helpers';
+import { Hub, startHub, signup, request, tmp, dm } from './helpers';
 import { DotdeskService, ContainerHooks, noContainers } from '../../electron/service/service';
 import { API_METHODS } from '../../electron/contract/api';
 import type { ProgressEvent } from '../../electron/contract/models';
@@ -185,4 +185,25 @@ test('hub web pages: sign up, sign in, API key page, dots, branch and commit pag
     await s.setDotPublic('hub', 'erin/moby', true);
     assert.equal((await request(hub.port, 'GET', `/erin/moby/commit/${c.id}`)).status, 200);
   } finally { await s.engine.close(); }
+});
+
+test('dm hub user add is refused while a hub runs on its data directory (the hub would overwrite the new user), and so is a second hub; once the hub stops it works, and the key works on the restarted hub', async () => {
+  const data = path.join(tmp('dm-hub-'), 'hub');
+  const first = await startHub(data);
+  const bobKey = await signup(first, 'bob');
+  const home = tmp('dm-home-');
+  let r = await dm(home, ['hub', 'user', 'add', 'alice', '--data', data]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, new RegExp(`^error \\[STORE_LOCKED\\]: The hub data directory ${data} is in use by process ${first.proc.pid} \\("hub serve"`, 'm'));
+  assert.match(r.stderr, /^hint: One hub process per data directory\. To add a user while the hub runs, sign up on its \/signup page/m);
+  await assert.rejects(startHub(data), /hub exited 1: .*STORE_LOCKED/s);
+  await first.stop();
+  r = await dm(home, ['hub', 'user', 'add', 'alice', '--data', data]);
+  assert.equal(r.code, 0, r.stderr);
+  const aliceKey = r.stdout.trim().split('\n').at(-1)!;
+  const second = await startHub(data);
+  try {
+    assert.equal((await request(second.port, 'GET', '/api/v1/whoami', { key: aliceKey })).json.user, 'alice');
+    assert.equal((await request(second.port, 'GET', '/api/v1/whoami', { key: bobKey })).json.user, 'bob');
+  } finally { await second.stop(); }
 });
