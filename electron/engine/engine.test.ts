@@ -499,7 +499,7 @@ test('checkout writes all subdots at once: big files come back whole with their 
     for (const [n, b] of Object.entries(files)) await write(path.join(up, n), b);
     const c = await commit(e, 'app', { message: 'v1' });
 
-    // Flushed in the background after every MiB written directly (256 MiB by default): here
+    // Flushed in the background after every MiB written directly (DM_FLUSH_MB; never by default): here
     // after each of the two big files.
     const datasyncs = await countDatasyncs(db);
     process.env.DM_FLUSH_MB = '1';
