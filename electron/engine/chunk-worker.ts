@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { CCtx, DCtx, CParameter, compressBound } from 'zstd-napi/binding';
-import type { WorkerRequest, WorkerReply, RunRequest } from './chunk-pool';
+import type { WorkerRequest, WorkerReply, RunRequest, CreateRequest, CreateResult } from './chunk-pool';
 import { setFdTimesNsSync } from './native';
 import { objectIdBytes, objectIdInto, ID_BYTES, REC_HEADER, TYPE_CODE } from './objects';
 import { worthCompressing, levelFor } from './compress';
@@ -186,6 +186,27 @@ function verifyForeign(m: Extract<WorkerRequest, { op: 'verify' }>): number {
   return -1;
 }
 
+/** Creates one small file of a create request (see the 'create' message). */
+function createWhole(m: CreateRequest): CreateResult {
+  const run = m.sizes.length ? decodeRun(m) : { out: Buffer.alloc(0), total: 0, mem: undefined };
+  if ('bad' in run) return { ...run, stat: [] };
+  let fd = -1;
+  try {
+    fd = fs.openSync(m.path, 'wx', 0o600);
+    let at = 0;
+    while (at < run.total) at += fs.writeSync(fd, run.out, at, run.total - at, at);
+    if (m.chown) fs.fchownSync(fd, m.uid, m.gid);
+    fs.fchmodSync(fd, m.mode);
+    const ns = BigInt(m.mtimeNs);
+    setFdTimesNsSync(fd, ns, ns);
+    const st = fs.fstatSync(fd, { bigint: true });
+    return { bad: -1, truncated: false, stat: [st.size.toString(), st.mtimeNs.toString(), st.ctimeNs.toString(), st.ino.toString(), Number(st.mode & 0o7777n), Number(st.uid), Number(st.gid)] };
+  } finally {
+    if (run.mem) freeOut.push(run.mem);
+    if (fd >= 0) fs.closeSync(fd);
+  }
+}
+
 port.on('message', (m: WorkerRequest) => {
   try {
     if (m.op === 'hash') {
@@ -248,28 +269,15 @@ port.on('message', (m: WorkerRequest) => {
         else reply({ op: 'wrote', job: m.job, bad: -1, truncated: false }, []);
       });
     } else if (m.op === 'create') {
-      // A whole small file: its one run (or nothing, when empty) decoded and checked as above,
-      // then created, written, given its owner, mode and times and stat'ed through one
-      // descriptor with synchronous calls. Why here: as a chain of promise-based calls from the
-      // main thread (open, write, truncate, close, chown, chmod, utimes, lstat) 3,000 files cost
-      // twice the CPU, and the calls of several files contended for the directory's lock.
-      const run = m.sizes.length ? decodeRun(m) : { out: Buffer.alloc(0), total: 0, mem: undefined };
-      if ('bad' in run) { reply({ op: 'created', job: m.job, ...run, stat: [] }, []); return; }
-      let fd = -1;
-      try {
-        fd = fs.openSync(m.path, 'wx', 0o600);
-        let at = 0;
-        while (at < run.total) at += fs.writeSync(fd, run.out, at, run.total - at, at);
-        if (m.chown) fs.fchownSync(fd, m.uid, m.gid);
-        fs.fchmodSync(fd, m.mode);
-        const ns = BigInt(m.mtimeNs);
-        setFdTimesNsSync(fd, ns, ns);
-        const st = fs.fstatSync(fd, { bigint: true });
-        reply({ op: 'created', job: m.job, bad: -1, truncated: false, stat: [st.size.toString(), st.mtimeNs.toString(), st.ctimeNs.toString(), st.ino.toString(), Number(st.mode & 0o7777n), Number(st.uid), Number(st.gid)] }, []);
-      } finally {
-        if (run.mem) freeOut.push(run.mem);
-        if (fd >= 0) fs.closeSync(fd);
-      }
+      // Whole small files, one after the other: each one's run (or nothing, when empty) decoded
+      // and checked as above, then created, written, given its owner, mode and times and stat'ed
+      // through one descriptor with synchronous calls. Why here: as a chain of promise-based calls
+      // from the main thread (open, write, truncate, close, chown, chmod, utimes, lstat) 3,000
+      // files cost twice the CPU, and the calls of several files contended for the directory's lock.
+      const results: CreateResult[] = m.files.map((f) => {
+        try { return createWhole(f); } catch (e) { return { error: (e as Error).message, code: (e as NodeJS.ErrnoException).code }; }
+      });
+      reply({ op: 'created', job: m.job, results }, []);
     } else if (m.op === 'verify') {
       const bad = verifyForeign(m);
       reply({ op: 'verified', job: m.job, bad, buf: m.buf }, [m.buf]);

@@ -217,6 +217,42 @@ test('PackStore.createFile: a chunk worker creates a small file whole with its m
   } finally { await fsp.rm(dir, { recursive: true, force: true }); }
 });
 
+test('PackStore.createFile: 70 files asked for at once are created whole; one that exists and one with a damaged chunk fail alone', async () => {
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'dm-pack-'));
+  try {
+    const s = await PackStore.open(dir, { level: 3 });
+    // Each file its own chunk, so each is one run; file 7 shares its chunk with nobody either.
+    const datas = Array.from({ length: 70 }, (_, i) => (i % 2 ? randomBytes(1000 + i * 97) : Buffer.from(`file ${i} `.repeat(200 + i))));
+    const ids: string[] = [];
+    for (const d of datas) ids.push(await s.put('chunk', d));
+    await s.flush();
+    await s.close();
+    // A flipped byte in file 7's chunk.
+    const pack = (await fsp.readdir(dir)).filter((n) => n.endsWith('.pack')).map((n) => path.join(dir, n))[0];
+    const again = await PackStore.open(dir, { level: 3 });
+    const buf = await fsp.readFile(pack);
+    buf[again.locate(ids[7])!.offset + 40] ^= 0x10;
+    await fsp.chmod(pack, 0o644);
+    await fsp.writeFile(pack, buf);
+    const out = path.join(dir, 'out');
+    await fsp.mkdir(out);
+    await fsp.writeFile(path.join(out, 'f12'), 'already here');
+    const meta = { mode: 0o600, uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, mtime: '1700000000000000000', chown: false };
+    const results = await Promise.allSettled(ids.map((id, i) => again.createFile([id], path.join(out, `f${i}`), meta)));
+    results.forEach((r, i) => {
+      if (i === 7) assert.ok(r.status === 'rejected' && (r.reason as any).code === 'STORE_CORRUPT' && (r.reason as Error).message.includes(ids[7].slice(0, 12)), `file 7: ${String((r as any).reason)}`);
+      else if (i === 12) assert.ok(r.status === 'rejected' && (r.reason as any).code === 'EEXIST', `file 12: ${String((r as any).reason)}`);
+      else assert.ok(r.status === 'fulfilled' && r.value, `file ${i}: ${String((r as any).reason)}`);
+    });
+    for (let i = 0; i < datas.length; i++) {
+      if (i === 7) await assert.rejects(fsp.lstat(path.join(out, 'f7')), (e: any) => e.code === 'ENOENT');
+      else if (i === 12) assert.equal(await fsp.readFile(path.join(out, 'f12'), 'utf8'), 'already here');
+      else assert.ok((await fsp.readFile(path.join(out, `f${i}`))).equals(datas[i]), `file ${i}`);
+    }
+    await again.close();
+  } finally { await fsp.rm(dir, { recursive: true, force: true }); }
+});
+
 /** Stores `data` as a one-file commit would: hashed and compressed by the chunk workers. */
 async function snapshotInto(s: PackStore, dir: string, data: Buffer): Promise<void> {
   const src = path.join(dir, 'src');
