@@ -253,6 +253,42 @@ test('PackStore.createFile: 70 files asked for at once are created whole; one th
   } finally { await fsp.rm(dir, { recursive: true, force: true }); }
 });
 
+test('PackStore: a pack replaced under the same name by another process (as gc does) is read anew after reload, not through the old descriptor', async () => {
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'dm-pack-'));
+  const other = await fsp.mkdtemp(path.join(os.tmpdir(), 'dm-pack-'));
+  try {
+    const a = randomBytes(50_000);
+    const b = Buffer.from('b'.repeat(80_000));
+    const s = await PackStore.open(dir, { level: 3 });
+    const ida = await s.put('chunk', a);
+    const idb = await s.put('chunk', b);
+    await s.flush();
+    const meta = { mode: 0o600, uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, mtime: '1700000000000000000', chown: false };
+    assert.ok(await s.createFile([idb], path.join(dir, 'b1'), meta)); // a worker now keeps the pack open
+    // The same objects in the other order: a pack of the same name whose records lie elsewhere.
+    const t = await PackStore.open(other, { level: 3 });
+    await t.put('chunk', b);
+    await t.put('chunk', a);
+    await t.flush();
+    await t.close();
+    const name = (await fsp.readdir(dir)).find((n) => n.endsWith('.pack'))!;
+    assert.ok((await fsp.readdir(other)).includes(name), 'same name');
+    for (const ext of ['.idx', '.pack']) {
+      await fsp.copyFile(path.join(other, name.replace(/\.pack$/, ext)), path.join(dir, 'new' + ext));
+      await fsp.rename(path.join(dir, 'new' + ext), path.join(dir, name.replace(/\.pack$/, ext)));
+    }
+    await s.reload(); // what the next operation does once it has the store lock
+    assert.ok(await s.createFile([idb], path.join(dir, 'b2'), meta));
+    assert.ok(await s.createFile([ida], path.join(dir, 'a2'), meta));
+    assert.ok((await fsp.readFile(path.join(dir, 'b2'))).equals(b));
+    assert.ok((await fsp.readFile(path.join(dir, 'a2'))).equals(a));
+    await s.close();
+  } finally {
+    await fsp.rm(dir, { recursive: true, force: true });
+    await fsp.rm(other, { recursive: true, force: true });
+  }
+});
+
 /** Stores `data` as a one-file commit would: hashed and compressed by the chunk workers. */
 async function snapshotInto(s: PackStore, dir: string, data: Buffer): Promise<void> {
   const src = path.join(dir, 'src');

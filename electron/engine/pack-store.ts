@@ -1,4 +1,4 @@
-import { promises as fsp, readFileSync, readdirSync, write as fsWrite } from 'node:fs';
+import { promises as fsp, readFileSync, readdirSync, statSync, write as fsWrite } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import { digest } from './digest';
@@ -299,6 +299,8 @@ export class PackStore implements ObjectStore {
   private index = new PackIndex();
   /** Index bytes of the packs seen so far (packs are immutable, so each is read once). */
   private loaded = new Map<string, Buffer>();
+  /** The inode of each pack when its index was loaded (see reload). */
+  private loadedIno = new Map<string, number>();
   private writer?: PackWriter;
   private inflight = new Map<string, Promise<string>>();
   private handles = new Map<string, Promise<FileHandle>>();
@@ -329,6 +331,17 @@ export class PackStore implements ObjectStore {
       const pack = path.join(this.dir, n);
       present.add(pack);
       const idxPath = pack.replace(/\.pack$/, '.idx');
+      // Why the inode: a pack is immutable, but another process's gc may have replaced it by
+      // one of the same name (the same objects) whose records lie elsewhere; then its index and
+      // any open descriptor are stale. (A pack this process wrote is read from disk once.)
+      let ino: number;
+      try { ino = statSync(pack).ino; } catch (e) { if (isNotFound(e)) { present.delete(pack); continue; } throw e; }
+      if (this.loadedIno.get(pack) !== ino) {
+        this.loaded.delete(pack);
+        const h = this.handles.get(pack);
+        if (h) { this.handles.delete(pack); (await h).close().catch(() => {}); }
+      }
+      this.loadedIno.set(pack, ino);
       let buf: Buffer | undefined = this.loaded.get(pack);
       // Why synchronous: an index of a small pack reads in microseconds, four promise round
       // trips through the thread pool (open, stat, read, close) took a millisecond each; every
@@ -346,7 +359,7 @@ export class PackStore implements ObjectStore {
       bufs.push([pack, buf]);
     }
     for (const [pack, buf] of bufs) next.add(pack, buf);
-    for (const p of [...this.loaded.keys()]) if (!present.has(p)) this.loaded.delete(p);
+    for (const p of [...this.loaded.keys()]) if (!present.has(p)) { this.loaded.delete(p); this.loadedIno.delete(p); }
     this.index = next;
     for (const [p, h] of this.handles) if (!names.includes(path.basename(p))) { this.handles.delete(p); (await h).close().catch(() => {}); }
   }
