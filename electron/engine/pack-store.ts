@@ -333,7 +333,7 @@ export class PackStore implements ObjectStore {
       const idxPath = pack.replace(/\.pack$/, '.idx');
       // Why the inode: a pack is immutable, but another process's gc may have replaced it by
       // one of the same name (the same objects) whose records lie elsewhere; then its index and
-      // any open descriptor are stale. (A pack this process wrote is read from disk once.)
+      // any open descriptor are stale.
       let ino: number;
       try { ino = statSync(pack).ino; } catch (e) { if (isNotFound(e)) { present.delete(pack); continue; } throw e; }
       if (this.loadedIno.get(pack) !== ino) {
@@ -595,7 +595,7 @@ export class PackStore implements ObjectStore {
     for (const [id, loc] of w.entries) fixed.set(id, { ...loc, pack });
     const idx = encodeIndex(fixed);
     await writeIndexFile(pack.replace(/\.pack$/, '.idx'), idx);
-    if (!this.loaded.has(pack)) { this.loaded.set(pack, idx); this.index.add(pack, idx); }
+    if (!this.loaded.has(pack)) { this.loaded.set(pack, idx); this.loadedIno.set(pack, statSync(pack).ino); this.index.add(pack, idx); }
     return pack;
   }
 
