@@ -4,7 +4,8 @@ import * as os from 'node:os';
 import { HubServer } from './server';
 import { DiskStorage } from './storage';
 import { HubDb } from './db';
-import { toErrorInfo } from '../electron/contract/errors';
+import { DmError, toErrorInfo } from '../electron/contract/errors';
+import { askHub } from './admin';
 
 /** Default data directory of a hub. */
 export function defaultHubData(): string {
@@ -25,10 +26,20 @@ export async function serveHub(o: HubCliOptions, out: (s: string) => void = (s) 
   return hub;
 }
 
-/** Creates a user directly in a hub's data directory (hub stopped); returns the API key. */
+/**
+ * Creates a user in a hub's data directory and returns the API key: through the running hub's
+ * admin socket when a hub holds the directory (admin.ts), else in the directory itself.
+ */
 export async function addHubUser(data: string | undefined, name: string, password?: string): Promise<string> {
   const storage = new DiskStorage(data ? path.resolve(data) : defaultHubData());
-  await storage.claim('hub user add');
+  try {
+    await storage.claim('hub user add');
+  } catch (e) {
+    if (!(e instanceof DmError) || e.code !== 'STORE_LOCKED') throw e;
+    const key = await askHub(storage.root, { op: 'user-add', name, password });
+    if (key === undefined) throw e; // a hub without an admin socket: stop it first (the error's hint)
+    return key;
+  }
   try { return await (await HubDb.open(storage)).addUser(name, password); } finally { await storage.close(); }
 }
 

@@ -11,6 +11,7 @@ import { ForeignChecker } from '../electron/remote/verified-writer';
 import { DiskStorage, HubStorage, HubObjects } from './storage';
 import { HubDb, HubDot, validateUser, dotHash } from './db';
 import * as P from './pages';
+import { serveAdmin } from './admin';
 
 /** Options of a hub. */
 export interface HubOptions {
@@ -64,6 +65,8 @@ interface Req { req: http.IncomingMessage; res: http.ServerResponse; url: URL; s
 /** The hub: an HTTP server with users, API keys, namespaces, collaborators, object transfer and web pages. */
 export class HubServer {
   private server!: http.Server;
+  /** Stops the admin socket (admin.ts), when the hub has one. */
+  private stopAdmin?: () => Promise<void>;
   private sessions = new Map<string, { user: string; expires: number }>();
   private mutexes = new Map<string, Promise<unknown>>();
   /** Batch buffers of received chunks, reused from one upload to the next (see ForeignChecker). */
@@ -85,6 +88,7 @@ export class HubServer {
       hub.server.keepAliveTimeout = 30_000;
       await new Promise<void>((resolve, reject) => { hub.server.once('error', reject); hub.server.listen(hub.opts.port, hub.opts.host, () => resolve()); });
       hub.port = (hub.server.address() as AddressInfo).port;
+      if (storage instanceof DiskStorage) hub.stopAdmin = await serveAdmin(storage.root, hub.db, hub.opts.log);
       return hub;
     } catch (e) {
       await storage.close(); // gives the data directory back (a port in use, say)
@@ -98,6 +102,7 @@ export class HubServer {
   /** Stops listening and closes the storage. */
   async close(): Promise<void> {
     await new Promise<void>((r) => { this.server.close(() => r()); this.server.closeAllConnections?.(); });
+    await this.stopAdmin?.();
     await this.storage.close();
   }
 

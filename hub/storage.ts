@@ -59,7 +59,7 @@ export class DiskStorage implements HubStorage {
       const holder = (e as DmError).details?.holder as { pid: number; op: string; since: string } | undefined;
       if (!holder) throw e;
       throw new DmError('STORE_LOCKED', `The hub data directory ${this.root} is in use by process ${holder.pid} ("${holder.op}", since ${holder.since}).`,
-        'One hub process per data directory. To add a user while the hub runs, sign up on its /signup page (or POST /api/v1/users); otherwise stop it first.', { holder });
+        'One hub process per data directory. "dm hub user add" reaches a running hub through its admin socket (admin/socket there); where that socket is missing, sign up on the hub\'s /signup page or stop the hub first.', { holder });
     }
   }
 

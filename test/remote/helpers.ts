@@ -28,8 +28,8 @@ export function tmp(prefix = 'dm-remote-'): string {
 export interface Hub { port: number; url: string; data: string; proc: ChildProcess; log: () => string; stop: () => Promise<void> }
 
 /** Starts a hub process and waits until it listens. */
-export async function startHub(data = path.join(tmp('dm-hub-'), 'hub')): Promise<Hub> {
-  const proc = spawn(process.execPath, [HUB, '--data', data, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startHub(data = path.join(tmp('dm-hub-'), 'hub'), args: string[] = []): Promise<Hub> {
+  const proc = spawn(process.execPath, [HUB, '--data', data, '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout!.on('data', (c) => (out += c));
   proc.stderr!.on('data', (c) => (out += c));

@@ -1,7 +1,8 @@
 /** The service in-process against a hub process: pull stops/restarts containers; the hub's web pages. */
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { promises as fsp, statSync } from 'node:fs';
+import { promises as fsp, statSync, existsSync } from 'node:fs';
+import * as net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import * as http from 'node:http';
@@ -187,23 +188,65 @@ test('hub web pages: sign up, sign in, API key page, dots, branch and commit pag
   } finally { await s.engine.close(); }
 });
 
-test('dm hub user add is refused while a hub runs on its data directory (the hub would overwrite the new user), and so is a second hub; once the hub stops it works, and the key works on the restarted hub', async () => {
+/** One request line on a hub's admin socket (hub/admin.ts) and the parsed answer. */
+function adminRequest(data: string, line: string): Promise<any> {
+  return new Promise((resolve, reject) => {
+    const c = net.createConnection(path.join(data, 'admin', 'socket'), () => c.write(line));
+    let out = '';
+    c.setEncoding('utf8');
+    c.on('data', (d: string) => (out += d));
+    c.on('end', () => { try { resolve(JSON.parse(out)); } catch (e) { reject(e); } });
+    c.on('error', reject);
+  });
+}
+
+test('dm hub user add reaches a running hub through its admin socket, sign-up closed or not: the key works at once and after a restart; a taken or bad name, a short password and junk on the socket get their codes; a second hub is refused; without the socket it says to stop the hub', async () => {
   const data = path.join(tmp('dm-hub-'), 'hub');
-  const first = await startHub(data);
-  const bobKey = await signup(first, 'bob');
+  const first = await startHub(data, ['--no-signup']);
   const home = tmp('dm-home-');
-  let r = await dm(home, ['hub', 'user', 'add', 'alice', '--data', data]);
-  assert.equal(r.code, 1);
-  assert.match(r.stderr, new RegExp(`^error \\[STORE_LOCKED\\]: The hub data directory ${data} is in use by process ${first.proc.pid} \\("hub serve"`, 'm'));
-  assert.match(r.stderr, /^hint: One hub process per data directory\. To add a user while the hub runs, sign up on its \/signup page/m);
-  await assert.rejects(startHub(data), /hub exited 1: .*STORE_LOCKED/s);
-  await first.stop();
-  r = await dm(home, ['hub', 'user', 'add', 'alice', '--data', data]);
+  let r: Awaited<ReturnType<typeof dm>>;
+  let aliceKey = '';
+  try {
+    r = await dm(home, ['hub', 'user', 'add', 'alice', '--data', data]);
+    assert.equal(r.code, 0, r.stderr);
+    aliceKey = r.stdout.trim().split('\n').at(-1)!;
+    assert.match(aliceKey, /^dmk_/);
+    assert.equal((await request(first.port, 'GET', '/api/v1/whoami', { key: aliceKey })).json.user, 'alice', 'the running hub knows the key at once');
+    assert.equal(statSync(path.join(data, 'admin')).mode & 0o777, 0o700, 'only the owner of the data directory reaches the socket');
+
+    r = await dm(home, ['hub', 'user', 'add', 'ALICE', '--data', data]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /^error \[INVALID_NAME\]: The user name "ALICE" is taken\./m);
+    r = await dm(home, ['hub', 'user', 'add', 'login', '--data', data]);
+    assert.match(r.stderr, /^error \[INVALID_NAME\]: Invalid user name "login"/m);
+    r = await dm(home, ['hub', 'user', 'add', 'bob', '--data', data], { DM_HUB_PASSWORD: 'short' });
+    assert.match(r.stderr, /^error \[INVALID_ARGUMENT\]: A password needs 8 to 1024 characters\./m);
+    r = await dm(home, ['hub', 'user', 'add', 'bob', '--data', data], { DM_HUB_PASSWORD: 'bobs password' });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((await adminRequest(data, 'not json\n')).error.code, 'INVALID_ARGUMENT');
+    assert.equal((await adminRequest(data, '{"op":"user-delete","name":"bob"}\n')).error.code, 'INVALID_ARGUMENT');
+    assert.equal((await adminRequest(data, 'x'.repeat(20_000))).error.code, 'TOO_LARGE');
+    // bob signs in on the web pages with the password given to dm (sign-up itself is closed).
+    const login = await request(first.port, 'POST', '/login', { body: 'user=bob&password=bobs+password', headers: { 'Content-Type': 'application/x-www-form-urlencoded' } });
+    assert.equal(login.status, 303);
+    assert.equal((await request(first.port, 'POST', '/api/v1/users', { body: JSON.stringify({ user: 'carol' }), headers: { 'Content-Type': 'application/json' } })).status, 403, 'sign-up stays closed');
+
+    await assert.rejects(startHub(data), /hub exited 1: .*STORE_LOCKED/s);
+    // A hub without the socket (an older one, or a data path too long for a socket address).
+    await fsp.rm(path.join(data, 'admin', 'socket'));
+    r = await dm(home, ['hub', 'user', 'add', 'carol', '--data', data]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, new RegExp(`^error \\[STORE_LOCKED\\]: The hub data directory ${data} is in use by process ${first.proc.pid} \\("hub serve"`, 'm'));
+    assert.match(r.stderr, /^hint: .*sign up on the hub's \/signup page or stop the hub first\./m);
+  } finally { await first.stop(); }
+  r = await dm(home, ['hub', 'user', 'add', 'carol', '--data', data]);
   assert.equal(r.code, 0, r.stderr);
-  const aliceKey = r.stdout.trim().split('\n').at(-1)!;
+  const carolKey = r.stdout.trim().split('\n').at(-1)!;
   const second = await startHub(data);
   try {
-    assert.equal((await request(second.port, 'GET', '/api/v1/whoami', { key: aliceKey })).json.user, 'alice');
-    assert.equal((await request(second.port, 'GET', '/api/v1/whoami', { key: bobKey })).json.user, 'bob');
+    for (const [user, k] of [['alice', aliceKey], ['carol', carolKey]]) assert.equal((await request(second.port, 'GET', '/api/v1/whoami', { key: k })).json.user, user);
+    r = await dm(home, ['hub', 'user', 'add', 'dave', '--data', data]);
+    assert.equal(r.code, 0, 'the restarted hub has its socket again (the one left behind was replaced)');
   } finally { await second.stop(); }
+  assert.ok(!existsSync(path.join(data, 'admin', 'socket')), 'a stopped hub removes its socket');
 });
