@@ -296,6 +296,22 @@ async function pageCacheWriteSpeed(dir) {
  * is out of reach for any checkout that is on disk when it returns. Null where dd or O_DIRECT
  * is missing (tmpfs).
  */
+/**
+ * The floor of a durable checkout of v2 (bench/pipeline-floor.mjs): v2's chunks, compressed as a
+ * dm store holds them and kept in memory, decoded by two threads and written into `dest`, then
+ * synced; no pack reads, planning or metadata. A reference, not any tool's time: where it takes
+ * longer than a third of restic's restore, so does any checkout that is on disk when it returns.
+ * Null when it fails (it needs the checkout's node_modules and about 1 GB of memory).
+ */
+async function checkoutFloorProbe(src, dest) {
+  await prepare([src]);
+  try {
+    const r = await sh(process.execPath, ['--max-old-space-size=4096', path.join(ROOT, 'bench', 'pipeline-floor.mjs'), src, dest, '--json'], { quiet: true });
+    const j = JSON.parse(firstLine(r.stdout));
+    return { writeSec: j.writeSec, syncSec: j.syncSec, totalSec: j.totalSec };
+  } catch (e) { log(`checkout floor probe failed: ${e.message}`); return null; }
+}
+
 async function durableWriteProbe(dir, bytes) {
   const f = path.join(dir, `.durable-write-probe-${process.pid}`);
   const once = async (extra) => {
@@ -737,11 +753,12 @@ async function runScale(scale, opts) {
   const settle0 = { waits: memSettle.waits, sec: memSettle.sec, timeouts: memSettle.timeouts };
   const passes = [];
   // Passes keep their directories until the last one has run, when the disk has room (a pass
-  // leaves about 7x the data: working dirs, staging tree, repositories, four restores). Why: the
+  // leaves about 8x the data: working dirs, staging tree, repositories, four restores and the
+  // checkout floor's tree). Why: the
   // 13 GB a pass deletes at full scale would slow the next pass's file creation (this ext4 skips
   // inodes freed in the last minutes when it allocates one) and hand its memory back to the
   // hypervisor, and the tool timed first in each op (dm) would pay most of it.
-  const perPass = 7 * data.manifest.bytes.v1.total;
+  const perPass = 8 * data.manifest.bytes.v1.total;
   const room = (() => { try { const f = fs.statfsSync(base); return f.bavail * f.bsize; } catch { return 0; } })();
   const keepAll = opts.repeat > 1 && room > opts.repeat * perPass * 1.2;
   if (opts.repeat > 1 && !keepAll) log(`note: ${fmtBytes(room)} free, under ${fmtBytes(opts.repeat * perPass * 1.2)}: each pass's directories are deleted before the next pass`);
@@ -794,7 +811,7 @@ function mergePasses(passes) {
   const last = passes[passes.length - 1];
   const tinys = passes.map((x) => x.tinySwitch).filter((x) => x.master != null);
   const tinySwitch = tinys.length ? { master: median(tinys.map((x) => x.master)), other: median(tinys.map((x) => x.other)) } : last.tinySwitch;
-  return { ...last, ops, verified, tinySwitch, notes: [...new Set(passes.flatMap((x) => x.notes))], probesMs: passes.flatMap((x) => x.probesMs), durableWrites: passes.flatMap((x) => x.durableWrites ?? []) };
+  return { ...last, ops, verified, tinySwitch, notes: [...new Set(passes.flatMap((x) => x.notes))], probesMs: passes.flatMap((x) => x.probesMs), durableWrites: passes.flatMap((x) => x.durableWrites ?? []), floors: passes.flatMap((x) => x.floors ?? []) };
 }
 
 /**
@@ -990,6 +1007,9 @@ async function runPass(data, run, opts) {
   });
   const durableWrite = await durableWriteProbe(run, data.manifest.bytes.v2.total);
   if (durableWrite) log(`durable write of v2's ${fmtBytes(data.manifest.bytes.v2.total)} (dd, O_DIRECT): ${durableWrite.durableSec.toFixed(2)} s with fsync, ${durableWrite.unflushedSec.toFixed(2)} s without (reference)`);
+  // Kept in the run dir like the restored trees (deleting it would free memory for the next step).
+  const floor = await checkoutFloorProbe(v2, path.join(run, 'restore-floor'));
+  if (floor) log(`floor of a durable checkout of v2 (bench/pipeline-floor.mjs): ${floor.totalSec.toFixed(2)} s = writing ${floor.writeSec.toFixed(2)} s + sync ${floor.syncSec.toFixed(2)} s (reference)`);
   // ---- 5. branch switch (dm only): both branches exist; also on a 1-file dot for scale-independence
   const SW1 = ['switch-master', 'switch -> master'];
   const SW2 = ['switch-back', 'switch -> restore-test'];
@@ -1044,7 +1064,7 @@ async function runPass(data, run, opts) {
   if (want.has('dm') && !broken.dm) { try { dmList = JSON.parse((await dm(dmHome, ['list', '--json'], { allowFail: true })).stdout); } catch {} }
   // Nothing is timed after this point. The restored trees go with the run dir.
 
-  return { ops, verified, tinySwitch: tiny, store, sideSizes: side, dmList, notes, probesMs: [probeMs], durableWrites: durableWrite ? [durableWrite] : [] };
+  return { ops, verified, tinySwitch: tiny, store, sideSizes: side, dmList, notes, probesMs: [probeMs], durableWrites: durableWrite ? [durableWrite] : [], floors: floor ? [floor] : [] };
 }
 
 // ---------------------------------------------------------------- targets and report
@@ -1189,6 +1209,10 @@ function report(res, targets) {
   if (res.durableWrites?.length) {
     const dw = res.durableWrites, rs = o.materialise?.results.restic?.sec;
     lines.push(`Durable write of v2's bytes on this machine (dd oflag=direct, bs=8M; median of ${dw.length}): ${median(dw.map((x) => x.durableSec)).toFixed(2)} s with conv=fsync, ${median(dw.map((x) => x.unflushedSec)).toFixed(2)} s without. dm's checkout syncs the new working directory before it becomes the working state, so a power cut never leaves it torn; restic's restore and cp -a do not flush.${rs ? ` A third of restic's restore: ${(rs / 3).toFixed(2)} s.` : ''}`);
+  }
+  if (res.floors?.length) {
+    const f = res.floors, rs = o.materialise?.results.restic?.sec;
+    lines.push(`Floor of a durable checkout of v2 (bench/pipeline-floor.mjs: its chunks decoded from memory by 2 threads and written, then synced; no pack reads, planning or metadata; median of ${f.length}): ${median(f.map((x) => x.totalSec)).toFixed(2)} s = writing ${median(f.map((x) => x.writeSec)).toFixed(2)} s + sync ${median(f.map((x) => x.syncSec)).toFixed(2)} s (passes ${f.map((x) => x.totalSec.toFixed(2)).join(', ')}).${rs ? ` A third of restic's restore: ${(rs / 3).toFixed(2)} s.` : ''}`);
   }
   // One line per distinct error, naming the ops it hit (a broken setup fails every op alike).
   const errs = new Map();
