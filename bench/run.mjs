@@ -288,15 +288,6 @@ async function pageCacheWriteSpeed(dir) {
 }
 
 /**
- * This machine's floor for a restore that is on disk when it returns: `bytes` written with dd
- * (O_DIRECT, so the page cache costs nothing), once as they are and once with an fsync at the
- * end. A reference, not any tool's time. Why: dm's checkout makes its new working directory
- * durable before switching it in (crash safety), while restic's restore and cp -a never flush;
- * where the durable write alone takes longer than a third of restic's restore, the 3x target
- * is out of reach for any checkout that is on disk when it returns. Null where dd or O_DIRECT
- * is missing (tmpfs).
- */
-/**
  * The floor of a durable checkout of v2 (bench/pipeline-floor.mjs): v2's chunks, compressed as a
  * dm store holds them and kept in memory, decoded by two threads and written into `dest`, then
  * synced; no pack reads, planning or metadata. A reference, not any tool's time: where it takes
@@ -312,6 +303,15 @@ async function checkoutFloorProbe(src, dest) {
   } catch (e) { log(`checkout floor probe failed: ${e.message}`); return null; }
 }
 
+/**
+ * This machine's floor for a restore that is on disk when it returns: `bytes` written with dd
+ * (O_DIRECT, so the page cache costs nothing), once as they are and once with an fsync at the
+ * end. A reference, not any tool's time. Why: dm's checkout makes its new working directory
+ * durable before switching it in (crash safety), while restic's restore and cp -a never flush;
+ * where the durable write alone takes longer than a third of restic's restore, the 3x target
+ * is out of reach for any checkout that is on disk when it returns. Null where dd or O_DIRECT
+ * is missing (tmpfs).
+ */
 async function durableWriteProbe(dir, bytes) {
   const f = path.join(dir, `.durable-write-probe-${process.pid}`);
   const once = async (extra) => {

@@ -25,6 +25,8 @@ export type AdminReply = { key: string } | { error: ReturnType<typeof toErrorInf
 
 /** Longest request line accepted (a name and a password of at most 1024 characters fit many times). */
 const MAX_LINE = 16 * 1024;
+/** A connection that sends no whole request within this time is closed. */
+const IDLE_MS = 10_000;
 
 /**
  * Listens on the admin socket of `root` for as long as the hub runs; call only while holding the
@@ -40,9 +42,15 @@ export async function serveAdmin(root: string, db: HubDb, log: (s: string) => vo
     await fsp.chmod(path.dirname(file), 0o700);
     await fsp.rm(file, { force: true });
   } catch (e) { log(`no admin socket: ${(e as Error).message}`); return undefined; }
+  // Why track connections: server.close() waits for every open one, so a client that connects
+  // and sends nothing would keep a stopping hub from ever exiting.
+  const conns = new Set<net.Socket>();
   const server = net.createServer((conn) => {
     let buf = '';
     let answered = false;
+    conns.add(conn);
+    conn.on('close', () => conns.delete(conn));
+    conn.setTimeout(IDLE_MS, () => conn.destroy());
     conn.setEncoding('utf8');
     conn.on('error', () => undefined);
     // Why read on after answering: a Unix socket closed with unread data resets its peer, which
@@ -58,12 +66,15 @@ export async function serveAdmin(root: string, db: HubDb, log: (s: string) => vo
       void answer(db, line, nl < 0).then((r) => conn.end(JSON.stringify(r) + '\n'));
     });
   });
+  let ino: number;
   try {
     await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(file, () => { server.off('error', reject); resolve(); }); });
-  } catch (e) { log(`no admin socket at ${file}: ${(e as Error).message}`); return undefined; }
-  const ino = (await fsp.stat(file)).ino;
+    ino = (await fsp.stat(file)).ino;
+  } catch (e) { server.close(); log(`no admin socket at ${file}: ${(e as Error).message}`); return undefined; }
   return async () => {
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const c of conns) c.destroy();
+    await closed;
     const st = await fsp.stat(file).catch(() => undefined);
     if (st && st.ino === ino) await fsp.rm(file, { force: true });
   };

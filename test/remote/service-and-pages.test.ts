@@ -247,6 +247,11 @@ test('dm hub user add reaches a running hub through its admin socket, sign-up cl
     for (const [user, k] of [['alice', aliceKey], ['carol', carolKey]]) assert.equal((await request(second.port, 'GET', '/api/v1/whoami', { key: k })).json.user, user);
     r = await dm(home, ['hub', 'user', 'add', 'dave', '--data', data]);
     assert.equal(r.code, 0, 'the restarted hub has its socket again (the one left behind was replaced)');
-  } finally { await second.stop(); }
+    const silent = net.createConnection(path.join(data, 'admin', 'socket'));
+    silent.on('error', () => undefined);
+    await new Promise((resolve) => silent.once('connect', resolve));
+    const stopped = await Promise.race([second.stop().then(() => true), new Promise((resolve) => setTimeout(() => resolve(false), 5000))]);
+    assert.ok(stopped, 'a client that connects and sends nothing does not keep the hub from stopping');
+  } finally { if (second.proc.exitCode === null) second.proc.kill('SIGKILL'); await second.stop(); }
   assert.ok(!existsSync(path.join(data, 'admin', 'socket')), 'a stopped hub removes its socket');
 });
